@@ -1,0 +1,645 @@
+package codec
+
+import (
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// Role is the side of the connection a Conn plays.
+type Role uint8
+
+const (
+	// ServerRole expects masked frames from the peer and sends unmasked
+	// ones.
+	ServerRole Role = iota
+	// ClientRole masks every frame it sends with a fresh key from
+	// crypto/rand and expects unmasked frames.
+	ClientRole
+)
+
+func (r Role) String() string {
+	if r == ClientRole {
+		return "client"
+	}
+	return "server"
+}
+
+// Defaults for Options fields left zero.
+const (
+	DefaultMaxMessageSize = 16 << 20
+	DefaultCloseTimeout   = 5 * time.Second
+)
+
+// Options configure a Conn. The zero value is usable: each field's doc gives
+// its default.
+type Options struct {
+	// MaxMessageSize bounds a data message (the sum of its frames'
+	// payloads). A larger one fails the connection with 1009. Default
+	// DefaultMaxMessageSize (16 MiB).
+	MaxMessageSize int64
+	// MaxFrameSize bounds a single frame's payload; a larger one fails the
+	// connection with 1009. Default: MaxMessageSize.
+	MaxFrameSize int64
+	// PingInterval, when positive, makes the Conn send a ping after this
+	// much silence from the peer. The Conn then manages the read deadline
+	// of the underlying connection. Default 0: no keepalive pings.
+	PingInterval time.Duration
+	// PongTimeout is how long a keepalive ping may go unanswered before a
+	// read fails with ErrPongTimeout. Default: PingInterval.
+	PongTimeout time.Duration
+	// HeartbeatInterval, with Heartbeat, runs Heartbeat whenever the peer
+	// has been silent this long. Default: PingInterval.
+	HeartbeatInterval time.Duration
+	// Heartbeat is called from the reading goroutine after
+	// HeartbeatInterval of silence. A non-nil error ends the read with that
+	// error (for instance an idle timeout). Optional.
+	Heartbeat func() error
+	// CloseTimeout bounds the wait for the peer's close frame (and, for a
+	// client, for the server to close TCP) in Close. Default 5s.
+	CloseTimeout time.Duration
+	// WriteTimeout, when positive, fails a write that cannot complete
+	// within about this long (a peer that does not read). Default 0: no
+	// write deadline.
+	WriteTimeout time.Duration
+}
+
+func (o *Options) withDefaults() Options {
+	var d Options
+	if o != nil {
+		d = *o
+	}
+	if d.MaxMessageSize <= 0 {
+		d.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if d.MaxFrameSize <= 0 || d.MaxFrameSize > d.MaxMessageSize {
+		d.MaxFrameSize = d.MaxMessageSize
+	}
+	if d.PongTimeout <= 0 {
+		d.PongTimeout = d.PingInterval
+	}
+	if d.HeartbeatInterval <= 0 {
+		d.HeartbeatInterval = d.PingInterval
+	}
+	if d.CloseTimeout <= 0 {
+		d.CloseTimeout = DefaultCloseTimeout
+	}
+	return d
+}
+
+// Sizes of the read buffers. A Conn reads into a small buffer embedded in
+// it while traffic is light, so an idle Conn holds no pooled buffer, and
+// into a pooled one of readBufferSize while reads come back full.
+const (
+	smallBufferSize = 512
+	readBufferSize  = 16 << 10
+	writeBufferSize = 16 << 10
+)
+
+// Frame is one data frame as read by ReadFrame. Payload is unmasked and
+// borrowed: it is valid only until the next read on the Conn.
+type Frame struct {
+	// Fin is set on the last frame of a message.
+	Fin bool
+	// Opcode is OpText or OpBinary on the first frame of a message,
+	// OpContinuation on the others.
+	Opcode Opcode
+	// Type is the type of the message the frame belongs to.
+	Type MessageType
+	// Payload is the frame's application data.
+	Payload []byte
+}
+
+// A Conn is one WebSocket connection, after the opening handshake.
+//
+// One goroutine at a time may read (ReadFrame, ReadMessage); any number may
+// write concurrently with it and with each other. Close and CloseNow may be
+// called from any goroutine at any time.
+type Conn struct {
+	nc   net.Conn
+	role Role
+	opts Options
+
+	subprotocol string
+
+	// Read side, owned by the reading goroutine.
+	buf       []byte // small[:] or *big
+	r, w      int
+	big       *[]byte
+	heavy     bool    // the last read filled the space it was given
+	frameBuf  *[]byte // payload of a frame too large for the read buffer
+	msgBuf    *[]byte // assembly buffer of a fragmented message (ReadMessage)
+	inMessage bool    // inside a fragmented data message
+	msgType   MessageType
+	msgSize   int64
+	utf8      utf8Validator
+	readErr   error
+
+	// Keepalive, owned by the reading goroutine.
+	lastRead      time.Time
+	deadline      time.Time
+	pingSentAt    time.Time
+	lastHeartbeat time.Time
+
+	// Write side, guarded by wmu.
+	wmu       sync.Mutex
+	wbuf      *[]byte
+	wn        int
+	wdeadline time.Time
+	writeErr  error
+	closeSent bool
+
+	reading   atomic.Bool
+	closeRecv atomic.Bool
+	failed    atomic.Bool
+	readDone  chan struct{} // closed when the peer's close arrives or reading fails
+	doneOnce  sync.Once
+	closeOnce sync.Once
+	closeErr  error
+
+	small [smallBufferSize]byte
+}
+
+// NewConn makes a Conn of a connection whose opening handshake is done.
+// buffered holds bytes already read from nc past the handshake (it may be
+// nil); they are consumed first. opts may be nil.
+func NewConn(nc net.Conn, role Role, opts *Options, buffered []byte) *Conn {
+	c := &Conn{
+		nc:       nc,
+		role:     role,
+		opts:     opts.withDefaults(),
+		readDone: make(chan struct{}),
+	}
+	c.buf = c.small[:]
+	if len(buffered) > 0 {
+		c.acquireBig(len(buffered))
+		c.w = copy(c.buf, buffered)
+	}
+	return c
+}
+
+// Subprotocol returns the subprotocol agreed in the handshake, or "".
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// Role returns the side this Conn plays.
+func (c *Conn) Role() Role { return c.role }
+
+// NetConn returns the underlying connection.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns the local address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// Buffered reports whether a whole frame is already buffered, so that the
+// next ReadFrame will not wait for the network. A relay uses it to decide
+// when to flush what it has buffered for the other side.
+func (c *Conn) Buffered() bool {
+	b := c.buf[c.r:c.w]
+	h, size, err := parseHeader(b)
+	if err != nil {
+		return true // the next read reports the error at once
+	}
+	return size > 0 && int64(len(b)-size) >= h.length
+}
+
+// ReadFrame reads the next data frame. Pings are answered, pongs consumed,
+// and every rule of RFC 6455 is checked. When the peer closes, the Conn
+// answers its close frame and ReadFrame returns a *CloseError; when the
+// peer breaks the protocol, the Conn fails the connection with the
+// appropriate close code and ReadFrame returns a *ProtocolError. After any
+// error, call Close or CloseNow to release the socket.
+func (c *Conn) ReadFrame() (Frame, error) {
+	if c.readErr != nil {
+		return Frame{}, c.readErr
+	}
+	c.reading.Store(true)
+	f, err := c.readFrame()
+	c.reading.Store(false)
+	if err != nil {
+		c.readErr = err
+		c.releaseRead()
+		c.signalReadDone()
+	}
+	return f, err
+}
+
+func (c *Conn) readFrame() (Frame, error) {
+	if c.frameBuf != nil {
+		putBuffer(c.frameBuf)
+		c.frameBuf = nil
+	}
+	for {
+		h, payload, err := c.nextFrame()
+		if err != nil {
+			return Frame{}, c.failOnProtocolError(err)
+		}
+		switch h.op {
+		case OpPing:
+			if err := c.writeControl(OpPong, payload); err != nil && !errors.Is(err, ErrClosed) {
+				return Frame{}, err
+			}
+			continue
+		case OpPong:
+			c.pingSentAt = time.Time{}
+			continue
+		case OpClose:
+			return Frame{}, c.onClose(payload)
+		}
+		f := Frame{Fin: h.fin, Opcode: h.op, Type: c.msgType, Payload: payload}
+		if c.msgType == Text {
+			if !c.utf8.Feed(payload) {
+				return Frame{}, c.fail(protocolError(CloseInvalidPayload, "text message is not valid UTF-8"))
+			}
+			if h.fin && !c.utf8.Done() {
+				return Frame{}, c.fail(protocolError(CloseInvalidPayload, "text message ends inside a UTF-8 sequence"))
+			}
+		}
+		c.inMessage = !h.fin
+		return f, nil
+	}
+}
+
+// nextFrame reads one frame, checks its header against the protocol and the
+// limits before reading its payload, and returns the unmasked payload.
+func (c *Conn) nextFrame() (frameHeader, []byte, error) {
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+		if c.big != nil && !c.heavy {
+			putBuffer(c.big)
+			c.big = nil
+			c.buf = c.small[:]
+		}
+	}
+	if err := c.fill(2); err != nil {
+		return frameHeader{}, nil, err
+	}
+	hsize := 2
+	switch c.buf[c.r+1] & 0x7f {
+	case 126:
+		hsize += 2
+	case 127:
+		hsize += 8
+	}
+	if c.buf[c.r+1]&0x80 != 0 {
+		hsize += 4
+	}
+	if err := c.fill(hsize); err != nil {
+		return frameHeader{}, nil, err
+	}
+	h, _, err := parseHeader(c.buf[c.r : c.r+hsize])
+	if err != nil {
+		return h, nil, err
+	}
+	if err := c.checkHeader(&h); err != nil {
+		return h, nil, err
+	}
+	c.r += hsize
+
+	n := int(h.length)
+	var payload []byte
+	if n <= len(c.buf)-c.r || n+hsize <= readBufferSize {
+		if err := c.fill(n); err != nil {
+			return h, nil, err
+		}
+		payload = c.buf[c.r : c.r+n]
+		c.r += n
+	} else {
+		p, err := c.readLarge(n)
+		if err != nil {
+			return h, nil, err
+		}
+		payload = p
+	}
+	if h.masked {
+		ws.Cipher(payload, h.mask, 0)
+	}
+	return h, payload, nil
+}
+
+// checkHeader applies RFC 6455's rules and the size limits to a header,
+// before any of its payload is read, and updates the message state.
+func (c *Conn) checkHeader(h *frameHeader) error {
+	if h.rsv != 0 {
+		return protocolError(CloseProtocolError, "reserved bits set without a negotiated extension")
+	}
+	if c.role == ServerRole && !h.masked {
+		return protocolError(CloseProtocolError, "unmasked frame from a client")
+	}
+	if c.role == ClientRole && h.masked {
+		return protocolError(CloseProtocolError, "masked frame from a server")
+	}
+	switch h.op {
+	case OpPing, OpPong, OpClose:
+		if !h.fin {
+			return protocolError(CloseProtocolError, "fragmented "+h.op.String()+" frame")
+		}
+		if h.length > maxControlPayload {
+			return protocolError(CloseProtocolError, h.op.String()+" payload over 125 bytes")
+		}
+		return nil
+	case OpText, OpBinary:
+		if c.inMessage {
+			return protocolError(CloseProtocolError, "new "+h.op.String()+" frame inside a fragmented message")
+		}
+		c.msgType = MessageType(h.op)
+		c.msgSize = 0
+		c.utf8.Reset()
+	case OpContinuation:
+		if !c.inMessage {
+			return protocolError(CloseProtocolError, "continuation frame without a message to continue")
+		}
+	default:
+		return protocolError(CloseProtocolError, "reserved opcode "+h.op.String())
+	}
+	if h.length > c.opts.MaxFrameSize {
+		return protocolError(CloseMessageTooBig, "frame larger than the limit")
+	}
+	c.msgSize += h.length
+	if c.msgSize > c.opts.MaxMessageSize {
+		return protocolError(CloseMessageTooBig, "message larger than the limit")
+	}
+	return nil
+}
+
+// readLarge reads a payload that does not fit the read buffer into a
+// buffer of its own, grown as the bytes arrive so that a length the peer
+// announces never sizes an allocation by itself.
+func (c *Conn) readLarge(n int) ([]byte, error) {
+	size := min(n, 64<<10)
+	c.frameBuf = getBuffer(size)
+	got := copy(*c.frameBuf, c.buf[c.r:c.w])
+	c.r += got
+	for got < n {
+		if got == len(*c.frameBuf) {
+			bigger := getBuffer(min(n, 4*len(*c.frameBuf)))
+			copy(*bigger, (*c.frameBuf)[:got])
+			putBuffer(c.frameBuf)
+			c.frameBuf = bigger
+		}
+		m, err := c.readNet((*c.frameBuf)[got:min(n, len(*c.frameBuf))])
+		got += m
+		if err != nil {
+			return nil, unexpectedEOF(err)
+		}
+	}
+	return (*c.frameBuf)[:n], nil
+}
+
+// fill makes at least n bytes (n <= readBufferSize) available at buf[r:w].
+func (c *Conn) fill(n int) error {
+	for c.w-c.r < n {
+		if c.big == nil && (n > len(c.buf) || c.heavy) {
+			c.acquireBig(0)
+		}
+		if n > len(c.buf)-c.r {
+			c.w = copy(c.buf, c.buf[c.r:c.w])
+			c.r = 0
+		}
+		space := c.buf[c.w:]
+		m, err := c.readNet(space)
+		c.w += m
+		c.heavy = m == len(space) || (c.big != nil && m >= smallBufferSize)
+		if err != nil {
+			if c.w-c.r >= n {
+				return nil
+			}
+			if c.w > c.r || n > 2 {
+				return unexpectedEOF(err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// acquireBig moves the read buffer to a pooled buffer.
+func (c *Conn) acquireBig(minSize int) {
+	c.big = getBuffer(max(readBufferSize, minSize))
+	c.w = copy(*c.big, c.buf[c.r:c.w])
+	c.r = 0
+	c.buf = *c.big
+}
+
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readNet reads from the network, running the keepalive machinery on
+// silence.
+func (c *Conn) readNet(p []byte) (int, error) {
+	tick := c.tick()
+	for {
+		if tick > 0 && c.deadline.IsZero() {
+			if c.lastRead.IsZero() {
+				c.lastRead = time.Now()
+			}
+			c.setReadDeadline(c.lastRead.Add(tick))
+		}
+		n, err := c.nc.Read(p)
+		if n > 0 {
+			if tick > 0 {
+				c.lastRead = time.Now()
+			}
+			return n, nil
+		}
+		if err == nil {
+			continue
+		}
+		if tick > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			c.deadline = time.Time{}
+			if err := c.onSilence(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		return 0, err
+	}
+}
+
+// tick is the period of the keepalive machinery, or 0 when it is off.
+func (c *Conn) tick() time.Duration {
+	t := c.opts.PingInterval
+	if c.opts.Heartbeat != nil && (t == 0 || c.opts.HeartbeatInterval < t) {
+		t = c.opts.HeartbeatInterval
+	}
+	return t
+}
+
+func (c *Conn) setReadDeadline(t time.Time) {
+	c.deadline = t
+	c.nc.SetReadDeadline(t) //nolint:errcheck // a closed conn fails the next read
+}
+
+// onSilence runs when a read deadline set by the keepalive machinery fires:
+// it runs the heartbeat, sends a ping, or gives up on a missing pong. The
+// deadline fires at most once per period while data flows, because it is
+// only moved when it expires.
+func (c *Conn) onSilence() error {
+	now := time.Now()
+	next := c.lastRead.Add(c.tick())
+	if !c.pingSentAt.IsZero() {
+		due := c.pingSentAt.Add(c.opts.PongTimeout)
+		if !now.Before(due) {
+			return ErrPongTimeout
+		}
+		if due.Before(next) || !next.After(now) {
+			next = due
+		}
+	}
+	if !next.After(now) {
+		if c.opts.Heartbeat != nil && now.Sub(c.lastHeartbeat) >= c.opts.HeartbeatInterval {
+			c.lastHeartbeat = now
+			if err := c.opts.Heartbeat(); err != nil {
+				return err
+			}
+		}
+		if c.opts.PingInterval > 0 && c.pingSentAt.IsZero() && now.Sub(c.lastRead) >= c.opts.PingInterval {
+			if err := c.writeControl(OpPing, nil); err != nil {
+				return err
+			}
+			c.pingSentAt = now
+		}
+		c.lastRead = now
+		next = now.Add(c.tick())
+		if !c.pingSentAt.IsZero() {
+			next = minTime(next, c.pingSentAt.Add(c.opts.PongTimeout))
+		}
+	}
+	c.setReadDeadline(next)
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// onClose handles a close frame from the peer: it validates the payload,
+// answers with the same code unless a close was already sent, and returns
+// the *CloseError that ends reading.
+func (c *Conn) onClose(payload []byte) error {
+	code, reason, perr := parseClosePayload(payload)
+	if perr != nil {
+		return c.fail(perr)
+	}
+	c.closeRecv.Store(true)
+	if err := c.writeClose(code, ""); err != nil && !errors.Is(err, ErrClosed) {
+		return err
+	}
+	return &CloseError{Code: code, Reason: reason}
+}
+
+// failOnProtocolError fails the connection when err is a protocol error,
+// and passes other errors through.
+func (c *Conn) failOnProtocolError(err error) error {
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		return c.fail(pe)
+	}
+	return err
+}
+
+// fail sends the close frame that a protocol error calls for and stops
+// sending (RFC 6455, section 7.1.7).
+func (c *Conn) fail(pe *ProtocolError) error {
+	c.failed.Store(true)
+	c.writeClose(pe.Code, pe.Reason) //nolint:errcheck // failing anyway
+	c.closeWrite()
+	return pe
+}
+
+func (c *Conn) closeWrite() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite() //nolint:errcheck // best effort
+	}
+}
+
+func (c *Conn) signalReadDone() {
+	c.doneOnce.Do(func() { close(c.readDone) })
+}
+
+// releaseRead returns the read side's pooled buffers.
+func (c *Conn) releaseRead() {
+	putBuffer(c.big)
+	c.big = nil
+	putBuffer(c.frameBuf)
+	c.frameBuf = nil
+	putBuffer(c.msgBuf)
+	c.msgBuf = nil
+	c.buf = c.small[:0]
+	c.r, c.w = 0, 0
+}
+
+// ReadMessage reads the next whole data message. The payload is borrowed:
+// it is valid only until the next read on the Conn. Errors are those of
+// ReadFrame.
+func (c *Conn) ReadMessage() (MessageType, []byte, error) {
+	if c.msgBuf != nil {
+		putBuffer(c.msgBuf)
+		c.msgBuf = nil
+	}
+	f, err := c.ReadFrame()
+	if err != nil {
+		return 0, nil, err
+	}
+	if f.Fin {
+		return f.Type, f.Payload, nil
+	}
+	typ := f.Type
+	c.msgBuf = getBuffer(max(len(f.Payload), 4096))
+	msg := append((*c.msgBuf)[:0], f.Payload...)
+	for {
+		f, err := c.ReadFrame()
+		if err != nil {
+			return 0, nil, err
+		}
+		if len(msg)+len(f.Payload) > cap(msg) {
+			bigger := getBuffer(len(msg) + len(f.Payload))
+			msg = append((*bigger)[:0], msg...)
+			putBuffer(c.msgBuf)
+			c.msgBuf = bigger
+		}
+		msg = append(msg, f.Payload...)
+		if f.Fin {
+			return typ, msg, nil
+		}
+	}
+}
+
+// maskKey returns a fresh masking key from crypto/rand. Keys are drawn in
+// batches to keep the per-frame cost low.
+func maskKey() [4]byte {
+	maskMu.Lock()
+	if maskPos == len(maskPool) {
+		if _, err := rand.Read(maskPool[:]); err != nil {
+			panic("codec: crypto/rand failed: " + err.Error())
+		}
+		maskPos = 0
+	}
+	var k [4]byte
+	copy(k[:], maskPool[maskPos:maskPos+4])
+	maskPos += 4
+	maskMu.Unlock()
+	return k
+}
+
+var (
+	maskMu   sync.Mutex
+	maskPool [1024]byte
+	maskPos  = len(maskPool)
+)

@@ -1,0 +1,163 @@
+package codec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// echoServer serves an echo WebSocket on a loopback listener and returns
+// its address.
+func echoServer(t testing.TB, u *Upgrader) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c, _, err := u.Upgrade(nc)
+				if err != nil {
+					nc.Close()
+					return
+				}
+				Echo(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func dial(t testing.TB, addr string, d *Dialer) *Conn {
+	t.Helper()
+	if d == nil {
+		d = &Dialer{}
+	}
+	c, _, err := d.Dial(context.Background(), "ws://"+addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+func TestConn_RoundTrip(t *testing.T) {
+	addr := echoServer(t, &Upgrader{})
+	c := dial(t, addr, nil)
+	tests := []struct {
+		name string
+		typ  MessageType
+		size int
+	}{
+		{"empty text", Text, 0},
+		{"small binary", Binary, 16},
+		{"125", Binary, 125},
+		{"126", Text, 126},
+		{"64KiB", Binary, 64 << 10},
+		{"65536+1", Text, 65537},
+		{"1MiB", Binary, 1 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := bytes.Repeat([]byte("abcdefgh"), tt.size/8+1)[:tt.size]
+			if err := c.WriteMessage(tt.typ, p); err != nil {
+				t.Fatal(err)
+			}
+			typ, got, err := c.ReadMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if typ != tt.typ || !bytes.Equal(got, p) {
+				t.Fatalf("got %v of %d bytes, want %v of %d", typ, len(got), tt.typ, len(p))
+			}
+		})
+	}
+}
+
+func TestConn_Fragmented(t *testing.T) {
+	addr := echoServer(t, &Upgrader{})
+	c := dial(t, addr, nil)
+	parts := []string{"héllo ", "wörld", ""}
+	for i, p := range parts {
+		op := OpContinuation
+		if i == 0 {
+			op = OpText
+		}
+		if err := c.BufferFrame(i == len(parts)-1, op, []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	typ, got, err := c.ReadMessage()
+	if err != nil || typ != Text || string(got) != strings.Join(parts, "") {
+		t.Fatalf("got %v %q %v", typ, got, err)
+	}
+}
+
+func TestConn_CloseHandshake(t *testing.T) {
+	addr := echoServer(t, &Upgrader{})
+	c := dial(t, addr, nil)
+	if err := c.Close(CloseNormal, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	if !c.closeRecv.Load() {
+		t.Fatal("close returned without the server's close frame")
+	}
+	if err := c.WriteMessage(Text, []byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("write after close: %v, want ErrClosed", err)
+	}
+}
+
+func TestConn_KeepalivePongTimeout(t *testing.T) {
+	// A server that never reads: the client's pings go unanswered.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		u := Upgrader{}
+		if _, _, err := u.Upgrade(nc); err != nil {
+			nc.Close()
+		}
+		// hold the socket open without reading
+	}()
+	c := dial(t, ln.Addr().String(), &Dialer{Options: Options{PingInterval: 20 * time.Millisecond, PongTimeout: 30 * time.Millisecond}})
+	_, _, err = c.ReadMessage()
+	if !errors.Is(err, ErrPongTimeout) {
+		t.Fatalf("got %v, want ErrPongTimeout", err)
+	}
+}
+
+func TestConn_Heartbeat(t *testing.T) {
+	addr := echoServer(t, &Upgrader{})
+	idle := errors.New("idle")
+	beats := 0
+	c := dial(t, addr, &Dialer{Options: Options{PingInterval: 10 * time.Millisecond, Heartbeat: func() error {
+		beats++
+		if beats == 3 {
+			return idle
+		}
+		return nil
+	}}})
+	_, _, err := c.ReadMessage()
+	if !errors.Is(err, idle) || beats != 3 {
+		t.Fatalf("got %v after %d heartbeats, want the heartbeat's error after 3", err, beats)
+	}
+}
