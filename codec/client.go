@@ -167,7 +167,7 @@ func (d *Dialer) upgrade(ctx context.Context, nc net.Conn, u *url.URL) (*Conn, *
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
-	nc.SetDeadline(deadline) //nolint:errcheck // a failed deadline shows as a failed read
+	nc.SetDeadline(deadline)                                                   //nolint:errcheck // a failed deadline shows as a failed read
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) }) //nolint:errcheck // see above
 	defer stop()
 
