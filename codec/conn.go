@@ -156,7 +156,9 @@ type Conn struct {
 	writeErr  error
 	closeSent bool
 
-	reading   atomic.Bool
+	// rmu is held by whoever reads: the reading goroutine, or Close when
+	// no one else is reading.
+	rmu       sync.Mutex
 	closeRecv atomic.Bool
 	failed    atomic.Bool
 	readDone  chan struct{} // closed when the peer's close arrives or reading fails
@@ -184,6 +186,10 @@ func NewConn(nc net.Conn, role Role, opts *Options, buffered []byte) *Conn {
 	}
 	return c
 }
+
+// SetOptions replaces the Conn's options. Call it before the Conn is used:
+// not concurrently with a read or write.
+func (c *Conn) SetOptions(opts Options) { c.opts = opts.withDefaults() }
 
 // Subprotocol returns the subprotocol agreed in the handshake, or "".
 func (c *Conn) Subprotocol() string { return c.subprotocol }
@@ -219,12 +225,16 @@ func (c *Conn) Buffered() bool {
 // appropriate close code and ReadFrame returns a *ProtocolError. After any
 // error, call Close or CloseNow to release the socket.
 func (c *Conn) ReadFrame() (Frame, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.readFrameLocked()
+}
+
+func (c *Conn) readFrameLocked() (Frame, error) {
 	if c.readErr != nil {
 		return Frame{}, c.readErr
 	}
-	c.reading.Store(true)
 	f, err := c.readFrame()
-	c.reading.Store(false)
 	if err != nil {
 		c.readErr = err
 		c.releaseRead()

@@ -231,33 +231,27 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 // socket briefly, so that the close frame is not lost to a TCP reset.
 func (c *Conn) awaitPeerClose() {
 	deadline := time.Now().Add(c.opts.CloseTimeout)
-	if c.reading.Load() {
+	if !c.rmu.TryLock() {
+		// Another goroutine is reading: it will receive the peer's close.
 		timer := time.NewTimer(c.opts.CloseTimeout)
+		defer timer.Stop()
 		select {
 		case <-c.readDone:
 		case <-timer.C:
-		}
-		timer.Stop()
-		if !c.closeRecv.Load() || c.role == ServerRole {
 			return
 		}
+		c.rmu.Lock() // the reader lets go as soon as it returns
 	}
+	defer c.rmu.Unlock()
 	c.nc.SetReadDeadline(deadline) //nolint:errcheck // best effort
-	if c.failed.Load() || c.closeRecv.Load() || c.readErr != nil {
-		if c.role == ServerRole && !c.failed.Load() {
-			return
+	if c.readErr == nil {
+		c.opts.PingInterval, c.opts.Heartbeat = 0, nil
+		for c.readErr == nil {
+			c.readFrameLocked() //nolint:errcheck // kept in readErr
 		}
-		c.drain()
-		return
 	}
-	c.opts.PingInterval, c.opts.Heartbeat = 0, nil
-	for {
-		if _, err := c.ReadFrame(); err != nil {
-			if c.role == ClientRole && c.closeRecv.Load() {
-				c.drain()
-			}
-			return
-		}
+	if c.failed.Load() || (c.role == ClientRole && c.closeRecv.Load()) {
+		c.drain()
 	}
 }
 
