@@ -1,0 +1,573 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// wantDiag describes one expected diagnostic.
+type wantDiag struct {
+	warning bool     // a warning, else an error
+	summary string   // exact Summary
+	at      string   // "line:column" where Subject starts
+	detail  []string // substrings of Detail
+}
+
+func (w wantDiag) String() string {
+	sev := "error"
+	if w.warning {
+		sev = "warning"
+	}
+	return fmt.Sprintf("%s %q at %s", sev, w.summary, w.at)
+}
+
+// checkDiags asserts that diags are exactly want, in order.
+func checkDiags(t *testing.T, diags hcl.Diagnostics, want []wantDiag) {
+	t.Helper()
+	describe := func() string {
+		var b strings.Builder
+		for _, d := range diags {
+			fmt.Fprintf(&b, "\n\t%s", d.Error())
+		}
+		return b.String()
+	}
+	if len(diags) != len(want) {
+		t.Fatalf("got %d diagnostics, want %d (%v):%s", len(diags), len(want), want, describe())
+	}
+	for i, w := range want {
+		d := diags[i]
+		if got := d.Severity == hcl.DiagWarning; got != w.warning {
+			t.Errorf("diagnostic %d: severity %v, want %v", i, d.Severity, w)
+		}
+		if d.Summary != w.summary {
+			t.Errorf("diagnostic %d: summary %q, want %q", i, d.Summary, w.summary)
+		}
+		if d.Subject == nil {
+			t.Errorf("diagnostic %d (%s): no subject", i, d.Summary)
+		} else if got := fmt.Sprintf("%d:%d", d.Subject.Start.Line, d.Subject.Start.Column); got != w.at {
+			t.Errorf("diagnostic %d (%s): at %s, want %s", i, d.Summary, got, w.at)
+		}
+		for _, s := range w.detail {
+			if !strings.Contains(d.Detail, s) {
+				t.Errorf("diagnostic %d (%s): detail %q does not contain %q", i, d.Summary, d.Detail, s)
+			}
+		}
+	}
+}
+
+// Building blocks of the test configurations, one line each.
+const (
+	okListener = `listener "l" { address = ":0" }`
+	okUpstream = `upstream "u" { servers = ["ws://127.0.0.1:9000"] }`
+	okRoute    = `route "r" { upstream = "u" }`
+)
+
+func TestParse_diagnostics(t *testing.T) {
+	pki := writeTestPKI(t)
+	tests := []struct {
+		name string
+		src  string
+		want []wantDiag
+	}{
+		// Structure.
+		{
+			name: "unknown attribute lists the allowed ones",
+			src: lines(
+				`listener "l" {`,
+				`  adress = ":0"`,
+				`}`,
+				okUpstream, okRoute),
+			want: []wantDiag{
+				{summary: "Missing listener address", at: "1:1"},
+				{summary: "Unsupported argument", at: "2:3",
+					detail: []string{`"adress"`, `Did you mean "address"?`, "allowed arguments are address; the allowed blocks are tls"}},
+			},
+		},
+		{
+			name: "unknown block type at the top level",
+			src:  lines(okListener, okUpstream, okRoute, `backend "b" {}`),
+			want: []wantDiag{{summary: "Unsupported block type", at: "4:1",
+				detail: []string{`"backend"`, "no arguments are allowed; the allowed blocks are limits, listener, route, upstream"}}},
+		},
+		{
+			name: "unknown attribute in a nested block",
+			src: lines(okListener, okUpstream,
+				`route "r" {`,
+				`  upstream = "u"`,
+				`  limits { max_msg_size = "1MiB" }`,
+				`}`),
+			want: []wantDiag{{summary: "Unsupported argument", at: "5:12",
+				detail: []string{"In the limits block of a route, the allowed arguments are close_timeout, "}}},
+		},
+		{
+			name: "filters are refused",
+			src: lines(okListener, okUpstream,
+				`route "r" {`,
+				`  upstream = "u"`,
+				`  filters  = ["auth"]`,
+				`}`),
+			want: []wantDiag{{summary: "Unsupported argument", at: "5:3",
+				detail: []string{"Wasm filters are not supported by this version of wasmgate"}}},
+		},
+		{
+			name: "plugin block is refused",
+			src:  lines(okListener, okUpstream, okRoute, `plugin "auth" {`, `  wasm = "auth.wasm"`, `}`),
+			want: []wantDiag{{summary: "Plugin blocks are not supported", at: "4:1",
+				detail: []string{"plugin blocks are not supported by this version of wasmgate", `plugin "auth"`}}},
+		},
+		{
+			name: "admin block is refused",
+			src:  lines(okListener, okUpstream, okRoute, `admin { address = "127.0.0.1:9901" }`),
+			want: []wantDiag{{summary: "Admin blocks are not supported", at: "4:1",
+				detail: []string{"admin blocks are not supported by this version of wasmgate"}}},
+		},
+		{
+			name: "variable instead of a quoted name",
+			src:  lines(okListener, okUpstream, `route "r" { upstream = u }`),
+			want: []wantDiag{{summary: "Variables not allowed", at: "3:24",
+				detail: []string{`named by a quoted string, as in upstream = "chat"`}}},
+		},
+		{
+			name: "value of the wrong type",
+			src:  lines(okListener, `upstream "u" { servers = "ws://127.0.0.1:9000" }`, okRoute),
+			want: []wantDiag{{summary: "Unsuitable value type", at: "2:27",
+				detail: []string{"list of string required", "The value of servers must be a list of strings"}}},
+		},
+		{
+			name: "invalid block name",
+			src:  lines(`listener "my listener" { address = ":0" }`, okUpstream, okRoute),
+			want: []wantDiag{{summary: "Invalid listener name", at: "1:10",
+				detail: []string{`"my listener" is not a valid listener name`, "letters, digits, '_', '-' or '.'"}}},
+		},
+		{
+			name: "block without its name is not also reported missing",
+			src:  lines(`listener {`, `  address = ":0"`, `}`, okUpstream, okRoute),
+			want: []wantDiag{{summary: "Missing name for listener", at: "1:10",
+				detail: []string{"All listener blocks must have 1 labels (name)"}}},
+		},
+		{
+			name: "syntax error is reported alone",
+			src:  lines(okListener, `upstream "u" {`, `  servers = ["ws://127.0.0.1:9000"`, `}`),
+			want: []wantDiag{{summary: "Missing item separator", at: "4:1"}},
+		},
+
+		// Names and references.
+		{
+			name: "duplicate listener name",
+			src: lines(okListener, `listener "l" { address = ":1" }`, okUpstream,
+				`route "r" {`, `  listener = "l"`, `  upstream = "u"`, `}`),
+			want: []wantDiag{{summary: "Duplicate listener name", at: "2:1",
+				detail: []string{`A listener named "l" is already declared at test.hcl:1,1`}}},
+		},
+		{
+			name: "duplicate upstream name",
+			src:  lines(okListener, okUpstream, `upstream "u" { servers = ["ws://127.0.0.1:9001"] }`, okRoute),
+			want: []wantDiag{{summary: "Duplicate upstream name", at: "3:1",
+				detail: []string{"already declared at test.hcl:2,1"}}},
+		},
+		{
+			name: "duplicate route name",
+			src:  lines(okListener, okUpstream, okRoute, okRoute),
+			want: []wantDiag{{summary: "Duplicate route name", at: "4:1",
+				detail: []string{"already declared at test.hcl:3,1"}}},
+		},
+		{
+			name: "unknown listener lists the known ones",
+			src: lines(okListener, `listener "m" { address = ":1" }`, okUpstream,
+				`route "r" {`, `  listener = "public"`, `  upstream = "u"`, `}`),
+			// No "Unused listener" warnings: with a route unresolved,
+			// they could be wrong.
+			want: []wantDiag{{summary: "Unknown listener", at: "5:14",
+				detail: []string{`names listener "public"`, `The declared listeners are "l", "m".`}}},
+		},
+		{
+			name: "unknown upstream lists the known ones",
+			src:  lines(okListener, okUpstream, `route "r" { upstream = "chat" }`),
+			want: []wantDiag{{summary: "Unknown upstream", at: "3:24",
+				detail: []string{`names upstream "chat"`, `The declared upstreams are "u".`}}},
+		},
+		{
+			name: "route without upstream",
+			src:  lines(okListener, okUpstream, `route "r" { path = "/" }`),
+			want: []wantDiag{{summary: "Route has no upstream", at: "3:1",
+				detail: []string{`Add upstream = "name"`, `The declared upstreams are "u".`}}},
+		},
+		{
+			name: "route without upstream when none is declared",
+			src:  lines(okListener, `route "r" {}`),
+			want: []wantDiag{{summary: "Route has no upstream", at: "2:1",
+				detail: []string{`No upstream block is declared`}}},
+		},
+		{
+			name: "route without listener when several exist",
+			src: lines(okListener, `listener "m" { address = ":1" }`, okUpstream,
+				`route "r" {`, `  listener = "m"`, `  upstream = "u"`, `}`, `route "s" { upstream = "u" }`),
+			want: []wantDiag{{summary: "Route has no listener", at: "8:1",
+				detail: []string{`Add listener = "l"`, `The declared listeners are "l", "m".`}}},
+		},
+		{
+			name: "no listener",
+			src:  lines(okUpstream, okRoute),
+			want: []wantDiag{{summary: "No listener", at: "1:1",
+				detail: []string{"declares no listener block"}}},
+		},
+		{
+			name: "no route",
+			src:  lines(okListener, okUpstream),
+			want: []wantDiag{
+				{summary: "No route", at: "1:1", detail: []string{"declares no route block"}},
+				{warning: true, summary: "Unused listener", at: "1:1", detail: []string{`No route uses listener "l"`}},
+			},
+		},
+		{
+			name: "empty file",
+			src:  "",
+			want: []wantDiag{{summary: "No listener", at: "1:1"}, {summary: "No route", at: "1:1"}},
+		},
+
+		// Listeners.
+		{
+			name: "listener address without port",
+			src:  lines(`listener "l" { address = "127.0.0.1" }`, okUpstream, okRoute),
+			want: []wantDiag{{summary: "Invalid listener address", at: "1:26",
+				detail: []string{`"127.0.0.1" is not host:port: missing port in address`, `"[::1]:8443"`}}},
+		},
+		{
+			name: "listener port out of range",
+			src:  lines(`listener "l" { address = ":65536" }`, okUpstream, okRoute),
+			want: []wantDiag{{summary: "Invalid listener address", at: "1:26",
+				detail: []string{`The port "65536" of ":65536" is not a number from 0 to 65535`}}},
+		},
+		{
+			name: "listener without address",
+			src:  lines(`listener "l" {}`, okUpstream, okRoute),
+			want: []wantDiag{{summary: "Missing listener address", at: "1:1",
+				detail: []string{`address = "127.0.0.1:8080"`}}},
+		},
+		{
+			name: "two listeners on the same address",
+			src: lines(
+				`listener "a" { address = "127.0.0.1:8080" }`,
+				`listener "b" { address = "0.0.0.0:8080" }`,
+				okUpstream,
+				`route "ra" {`, `  listener = "a"`, `  upstream = "u"`, `}`,
+				`route "rb" {`, `  listener = "b"`, `  upstream = "u"`, `}`),
+			want: []wantDiag{{summary: "Listener address already in use", at: "2:26",
+				detail: []string{`overlaps the address "127.0.0.1:8080" of listener "a", declared at test.hcl:1,1`}}},
+		},
+		{
+			name: "listeners on different IPs of one port do not overlap",
+			src: lines(
+				`listener "a" { address = "127.0.0.1:8080" }`,
+				`listener "b" { address = "[::1]:8080" }`,
+				okUpstream,
+				`route "ra" {`, `  listener = "a"`, `  upstream = "u"`, `}`,
+				`route "rb" {`, `  listener = "b"`, `  upstream = "u"`, `}`),
+			want: nil,
+		},
+		{
+			name: "unused listener",
+			src: lines(okListener, `listener "spare" { address = ":1" }`, okUpstream,
+				`route "r" {`, `  listener = "l"`, `  upstream = "u"`, `}`),
+			want: []wantDiag{{warning: true, summary: "Unused listener", at: "2:1",
+				detail: []string{`No route uses listener "spare"`}}},
+		},
+		{
+			name: "unreadable certificate and key",
+			src: lines(`listener "l" {`, `  address = ":0"`,
+				`  tls {`, `    cert_file = "missing.pem"`, `    key_file  = "missing-key.pem"`, `  }`, `}`,
+				okUpstream, okRoute),
+			want: []wantDiag{
+				{summary: "Cannot read certificate", at: "4:17", detail: []string{"missing.pem", "cert_file names a PEM file"}},
+				{summary: "Cannot read private key", at: "5:17", detail: []string{"missing-key.pem", "key_file names a PEM file"}},
+			},
+		},
+		{
+			name: "certificate file without a certificate",
+			src: lines(`listener "l" {`, `  address = ":0"`,
+				`  tls {`, `    cert_file = "garbage.pem"`, `    key_file  = "key.pem"`, `  }`, `}`,
+				okUpstream, okRoute),
+			want: []wantDiag{{summary: "Invalid certificate", at: "4:17",
+				detail: []string{"holds no usable certificate: no CERTIFICATE PEM block"}}},
+		},
+		{
+			name: "key that does not match the certificate",
+			src: lines(`listener "l" {`, `  address = ":0"`,
+				`  tls {`, `    cert_file = "cert.pem"`, `    key_file  = "other-key.pem"`, `  }`, `}`,
+				okUpstream, okRoute),
+			want: []wantDiag{{summary: "Invalid private key", at: "5:17",
+				detail: []string{"no private key that matches the certificate", "private key does not match public key"}}},
+		},
+		{
+			name: "tls block without key_file",
+			src: lines(`listener "l" {`, `  address = ":0"`,
+				`  tls { cert_file = "cert.pem" }`, `}`, okUpstream, okRoute),
+			want: []wantDiag{{summary: "Missing key_file", at: "3:3",
+				detail: []string{"This tls block has no key_file"}}},
+		},
+		{
+			name: "two tls blocks",
+			src: lines(`listener "l" {`, `  address = ":0"`,
+				`  tls {`, `    cert_file = "cert.pem"`, `    key_file  = "key.pem"`, `  }`,
+				`  tls {`, `    cert_file = "cert.pem"`, `    key_file  = "key.pem"`, `  }`, `}`,
+				okUpstream, okRoute),
+			want: []wantDiag{{summary: "Duplicate tls block", at: "7:3",
+				detail: []string{"Only one tls block is allowed in a listener; the first is at test.hcl:3,3"}}},
+		},
+		{
+			name: "expired certificate",
+			src: lines(`listener "l" {`, `  address = ":0"`,
+				`  tls {`, `    cert_file = "expired.pem"`, `    key_file  = "key.pem"`, `  }`, `}`,
+				okUpstream, okRoute),
+			want: []wantDiag{{warning: true, summary: "Certificate expired", at: "4:17",
+				detail: []string{"expired on"}}},
+		},
+
+		// Upstreams.
+		{
+			name: "server URL with the wrong scheme",
+			src:  lines(okListener, `upstream "u" { servers = ["ws://127.0.0.1:9000", "http://127.0.0.1:9001"] }`, okRoute),
+			want: []wantDiag{{summary: "Invalid server URL", at: "2:50",
+				detail: []string{`"http://127.0.0.1:9001" has the scheme http://`, "use ws:// for http://"}}},
+		},
+		{
+			name: "server URL without host, with fragment, with user info",
+			src:  lines(okListener, `upstream "u" { servers = ["ws:///x", "ws://h/#f", "wss://me@h", "ftp://h"] }`, okRoute),
+			want: []wantDiag{
+				{summary: "Invalid server URL", at: "2:27", detail: []string{"has no host"}},
+				{summary: "Invalid server URL", at: "2:38", detail: []string{"has a fragment"}},
+				{summary: "Invalid server URL", at: "2:51", detail: []string{"holds user info"}},
+				{summary: "Invalid server URL", at: "2:65", detail: []string{"neither ws:// nor wss://"}},
+			},
+		},
+		{
+			name: "empty servers",
+			src:  lines(okListener, `upstream "u" { servers = [] }`, okRoute),
+			want: []wantDiag{{summary: "Upstream has no servers", at: "2:26",
+				detail: []string{"servers lists one or more ws:// or wss:// URLs"}}},
+		},
+		{
+			name: "no servers attribute",
+			src:  lines(okListener, `upstream "u" {}`, okRoute),
+			want: []wantDiag{{summary: "Upstream has no servers", at: "2:1",
+				detail: []string{`Upstream "u" has no servers attribute`}}},
+		},
+		{
+			name: "bad upstream timeouts",
+			src: lines(okListener, `upstream "u" {`, `  servers           = ["ws://127.0.0.1:9000"]`,
+				`  connect_timeout   = "5"`, `  handshake_timeout = "0s"`, `}`, okRoute),
+			want: []wantDiag{
+				{summary: "Invalid duration", at: "4:23", detail: []string{`connect_timeout = "5" is not a duration: missing unit.`, `"1m30s"`}},
+				{summary: "Invalid duration", at: "5:23", detail: []string{"handshake_timeout must be greater than 0"}},
+			},
+		},
+		{
+			name: "unreadable CA file",
+			src: lines(okListener, `upstream "u" {`, `  servers = ["wss://127.0.0.1:9000"]`,
+				`  tls { ca_file = "missing-ca.pem" }`, `}`, okRoute),
+			want: []wantDiag{{summary: "Cannot read CA file", at: "4:19",
+				detail: []string{"missing-ca.pem", "ca_file names a PEM file"}}},
+		},
+		{
+			name: "CA file without certificates",
+			src: lines(okListener, `upstream "u" {`, `  servers = ["wss://127.0.0.1:9000"]`,
+				`  tls { ca_file = "garbage.pem" }`, `}`, okRoute),
+			want: []wantDiag{{summary: "Invalid CA file", at: "4:19",
+				detail: []string{"holds no PEM certificate that can be parsed"}}},
+		},
+		{
+			name: "insecure_skip_verify warns",
+			src: lines(okListener, `upstream "u" {`, `  servers = ["wss://127.0.0.1:9000"]`,
+				`  tls { insecure_skip_verify = true }`, `}`, okRoute),
+			want: []wantDiag{{warning: true, summary: "TLS verification disabled", at: "4:32",
+				detail: []string{"accept any certificate"}}},
+		},
+		{
+			name: "tls block without wss server warns",
+			src: lines(okListener, `upstream "u" {`, `  servers = ["ws://127.0.0.1:9000"]`,
+				`  tls { ca_file = "ca.pem" }`, `}`, okRoute),
+			want: []wantDiag{{warning: true, summary: "TLS settings unused", at: "4:3",
+				detail: []string{"has no wss:// server"}}},
+		},
+
+		// Routes.
+		{
+			name: "path and exact_path",
+			src: lines(okListener, okUpstream,
+				`route "r" {`, `  upstream   = "u"`, `  path       = "/ws/"`, `  exact_path = "/ws"`, `}`),
+			want: []wantDiag{{summary: "Conflicting path attributes", at: "6:16",
+				detail: []string{"mutually exclusive"}}},
+		},
+		{
+			name: "path not starting with a slash",
+			src:  lines(okListener, okUpstream, `route "r" {`, `  upstream = "u"`, `  path     = "ws/"`, `}`),
+			want: []wantDiag{{summary: "Invalid path", at: "5:14",
+				detail: []string{`path = "ws/" does not start with "/"`, `A path starts with "/"`}}},
+		},
+		{
+			name: "exact_path with a query",
+			src:  lines(okListener, okUpstream, `route "r" {`, `  upstream   = "u"`, `  exact_path = "/ws?x=1"`, `}`),
+			want: []wantDiag{{summary: "Invalid exact_path", at: "5:16",
+				detail: []string{"holds a query"}}},
+		},
+		{
+			name: "invalid host patterns",
+			src: lines(okListener, okUpstream,
+				`route "a" {`, `  upstream = "u"`, `  host     = "chat.*.com"`, `}`,
+				`route "b" {`, `  upstream = "u"`, `  host     = "chat.example.com:443"`, `}`,
+				`route "c" {`, `  upstream = "u"`, `  host     = "*"`, `}`,
+				`route "d" {`, `  upstream = "u"`, `  host     = "chat..example.com"`, `}`),
+			want: []wantDiag{
+				{summary: "Invalid host pattern", at: "5:14", detail: []string{"the only wildcard form is a suffix pattern such as *.example.com"}},
+				{summary: "Invalid host pattern", at: "9:14", detail: []string{"includes a port"}},
+				{summary: "Invalid host pattern", at: "13:14", detail: []string{"omit host"}},
+				{summary: "Invalid host pattern", at: "17:14", detail: []string{"empty label"}},
+			},
+		},
+		{
+			name: "invalid header condition names",
+			src: lines(okListener, okUpstream, `route "r" {`, `  upstream = "u"`,
+				`  headers  = { "X-Tenant" = "a", "x-tenant" = "b", "X Bad" = "c" }`, `}`),
+			want: []wantDiag{
+				{summary: "Duplicate header condition", at: "5:34", detail: []string{`"x-tenant" names the header X-Tenant a second time`}},
+				{summary: "Invalid header name", at: "5:52", detail: []string{`"X Bad" is not an HTTP header name`}},
+			},
+		},
+		{
+			name: "invalid origins",
+			src: lines(okListener, okUpstream, `route "r" {`, `  upstream = "u"`,
+				`  origins  = ["https://a.example/", "*", "a.example"]`, `}`),
+			want: []wantDiag{
+				{summary: "Invalid origin", at: "5:15", detail: []string{"ends with a slash", "scheme://host[:port]"}},
+				{summary: "Wildcard among origins", at: "5:37", detail: []string{"must be the only element"}},
+				{summary: "Invalid origin", at: "5:42", detail: []string{`"a.example" is not scheme://host[:port]`}},
+			},
+		},
+		{
+			name: "header lists",
+			src: lines(okListener, okUpstream, `route "r" {`, `  upstream        = "u"`,
+				`  forward_headers = ["Cookie", "sec-websocket-key", "Bad Name"]`,
+				`  drop_headers    = ["cookie"]`, `}`),
+			want: []wantDiag{
+				{warning: true, summary: "Header always handled by the proxy", at: "5:32", detail: []string{"Sec-Websocket-Key is a hop-by-hop or WebSocket handshake header"}},
+				{summary: "Invalid header name", at: "5:53", detail: []string{`"Bad Name" in forward_headers`}},
+				{summary: "Header both forwarded and dropped", at: "6:22", detail: []string{"Cookie is listed in both"}},
+			},
+		},
+
+		// Limits.
+		{
+			name: "bad sizes",
+			src: lines(okListener, okUpstream, okRoute, `limits {`,
+				`  max_message_size = "1.5MiB"`,
+				`  max_frame_size   = "2 mb"`,
+				`  max_header_size  = "100B"`,
+				`}`),
+			want: []wantDiag{
+				{summary: "Invalid size", at: "5:22", detail: []string{"fractions are not allowed", "KiB, MiB, GiB (powers of 1024)"}},
+				{summary: "Invalid size", at: "6:22", detail: []string{`unknown unit "mb"`}},
+				{summary: "Size too small", at: "7:22", detail: []string{"max_header_size must be at least 1KiB"}},
+			},
+		},
+		{
+			name: "bad durations",
+			src: lines(okListener, okUpstream, okRoute, `limits {`,
+				`  idle_timeout  = "5 minutes"`,
+				`  write_timeout = "0"`,
+				`  close_timeout = "-1s"`,
+				`  ping_interval = "0"`,
+				`}`),
+			want: []wantDiag{
+				{summary: "Invalid duration", at: "5:19", detail: []string{`idle_timeout = "5 minutes" is not a duration`, "A duration is a number with a unit"}},
+				{summary: "Invalid duration", at: "6:19", detail: []string{"write_timeout must be greater than 0"}},
+				{summary: "Invalid duration", at: "7:19", detail: []string{"negative durations are not allowed"}},
+			},
+		},
+		{
+			name: "global max_frame_size larger than max_message_size",
+			src: lines(okListener, okUpstream, okRoute, `limits {`,
+				`  max_message_size = "1MiB"`, `  max_frame_size   = "2MiB"`, `}`),
+			want: []wantDiag{{summary: "Frame size larger than message size", at: "6:22",
+				detail: []string{"max_frame_size (2MiB) is larger than the global max_message_size (1MiB)"}}},
+		},
+		{
+			name: "route max_frame_size larger than the inherited max_message_size",
+			src: lines(okListener, okUpstream, `route "r" {`, `  upstream = "u"`,
+				`  limits { max_frame_size = "32MiB" }`, `}`),
+			want: []wantDiag{{summary: "Frame size larger than message size", at: "5:29",
+				detail: []string{`larger than the max_message_size of route "r" (16MiB)`}}},
+		},
+		{
+			name: "two limits blocks",
+			src:  lines(okListener, okUpstream, okRoute, `limits { idle_timeout = "1m" }`, `limits { idle_timeout = "2m" }`),
+			want: []wantDiag{{summary: "Duplicate limits block", at: "5:1",
+				detail: []string{"Only one limits block is allowed at the top level; the first is at test.hcl:4,1"}}},
+		},
+		{
+			name: "two limits blocks in a route",
+			src: lines(okListener, okUpstream, `route "r" {`, `  upstream = "u"`,
+				`  limits { idle_timeout = "1m" }`, `  limits { idle_timeout = "2m" }`, `}`),
+			want: []wantDiag{{summary: "Duplicate limits block", at: "6:3",
+				detail: []string{"Only one limits block is allowed in a route"}}},
+		},
+
+		// Functions.
+		{
+			name: "unset environment variable",
+			src:  lines(okListener, okUpstream, `route "r" {`, `  upstream = "u"`, `  host     = env("WASMGATE_TEST_SURELY_UNSET")`, `}`),
+			want: []wantDiag{{summary: "Error in function call", at: "5:14",
+				detail: []string{`environment variable "WASMGATE_TEST_SURELY_UNSET" is not set`, `env("WASMGATE_TEST_SURELY_UNSET", "value")`}}},
+		},
+		{
+			name: "unreadable file",
+			src:  lines(okListener, okUpstream, `route "r" {`, `  upstream = "u"`, `  host     = file("missing.txt")`, `}`),
+			want: []wantDiag{{summary: "Invalid function argument", at: "5:20",
+				detail: []string{"missing.txt: no such file or directory"}}},
+		},
+		{
+			name: "unknown function",
+			src:  lines(okListener, okUpstream, `route "r" {`, `  upstream = "u"`, `  host     = lower("X")`, `}`),
+			want: []wantDiag{{summary: "Call to unknown function", at: "5:14"}},
+		},
+
+		// One pass.
+		{
+			name: "every mistake of a file in one pass",
+			src: lines(
+				`listener "l" { address = "nope" }`,
+				`upstream "u" { servers = ["http://x"] }`,
+				`route "r" {`,
+				`  upstream = "v"`,
+				`  path     = "x"`,
+				`  limits { idle_timeout = "1" }`,
+				`}`),
+			want: []wantDiag{
+				{summary: "Invalid listener address", at: "1:26"},
+				{summary: "Invalid server URL", at: "2:27"},
+				{summary: "Unknown upstream", at: "4:14"},
+				{summary: "Invalid path", at: "5:14"},
+				{summary: "Invalid duration", at: "6:27"},
+			},
+		},
+	}
+	if _, set := os.LookupEnv("WASMGATE_TEST_SURELY_UNSET"); set {
+		t.Fatal("WASMGATE_TEST_SURELY_UNSET is set")
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, diags := Parse([]byte(tt.src), "test.hcl", pki)
+			if cfg == nil || cfg.Files["test.hcl"] == nil {
+				t.Fatal("Parse did not return the parsed file")
+			}
+			checkDiags(t, diags, tt.want)
+			if diags.HasErrors() && (cfg.Listeners != nil || cfg.Routes != nil || cfg.Upstreams != nil) {
+				t.Error("a failed Parse returned more than Files")
+			}
+		})
+	}
+}

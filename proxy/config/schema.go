@@ -1,0 +1,281 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// The structs below are the HCL schema, decoded by gohcl. Attributes that
+// the configuration must set are still optional here: the loader reports a
+// missing one itself, with a detail that says what to write. Every
+// attribute has a range field so that a diagnostic can point at its value.
+// Blocks allowed once are slices, so that each of several is still decoded
+// (and checked) before the duplicate is reported.
+
+// fileBody is the top level of a configuration file.
+type fileBody struct {
+	Listeners []*listenerBody `hcl:"listener,block"`
+	Upstreams []*upstreamBody `hcl:"upstream,block"`
+	Routes    []*routeBody    `hcl:"route,block"`
+	Limits    []*limitsBody   `hcl:"limits,block"`
+
+	// Described in DESIGN.md but not implemented yet: refused.
+	Plugins []*pluginBody `hcl:"plugin,block"`
+	Admins  []*adminBody  `hcl:"admin,block"`
+}
+
+type listenerBody struct {
+	Name      string    `hcl:"name,label"`
+	NameRange hcl.Range `hcl:"name,label_range"`
+	DefRange  hcl.Range `hcl:",def_range"`
+
+	Address      *string   `hcl:"address,optional"`
+	AddressRange hcl.Range `hcl:"address,attr_value_range"`
+
+	TLS []*listenerTLSBody `hcl:"tls,block"`
+}
+
+type listenerTLSBody struct {
+	DefRange hcl.Range `hcl:",def_range"`
+
+	CertFile      *string   `hcl:"cert_file,optional"`
+	CertFileRange hcl.Range `hcl:"cert_file,attr_value_range"`
+	KeyFile       *string   `hcl:"key_file,optional"`
+	KeyFileRange  hcl.Range `hcl:"key_file,attr_value_range"`
+}
+
+type upstreamBody struct {
+	Name      string    `hcl:"name,label"`
+	NameRange hcl.Range `hcl:"name,label_range"`
+	DefRange  hcl.Range `hcl:",def_range"`
+	Body      hcl.Body  `hcl:",body"`
+
+	Servers               []string  `hcl:"servers,optional"`
+	ServersRange          hcl.Range `hcl:"servers,attr_value_range"`
+	ConnectTimeout        *string   `hcl:"connect_timeout,optional"`
+	ConnectTimeoutRange   hcl.Range `hcl:"connect_timeout,attr_value_range"`
+	HandshakeTimeout      *string   `hcl:"handshake_timeout,optional"`
+	HandshakeTimeoutRange hcl.Range `hcl:"handshake_timeout,attr_value_range"`
+
+	TLS []*upstreamTLSBody `hcl:"tls,block"`
+}
+
+type upstreamTLSBody struct {
+	DefRange hcl.Range `hcl:",def_range"`
+
+	CAFile                  *string   `hcl:"ca_file,optional"`
+	CAFileRange             hcl.Range `hcl:"ca_file,attr_value_range"`
+	InsecureSkipVerify      *bool     `hcl:"insecure_skip_verify,optional"`
+	InsecureSkipVerifyRange hcl.Range `hcl:"insecure_skip_verify,attr_value_range"`
+	ServerName              *string   `hcl:"server_name,optional"`
+	ServerNameRange         hcl.Range `hcl:"server_name,attr_value_range"`
+}
+
+type routeBody struct {
+	Name      string    `hcl:"name,label"`
+	NameRange hcl.Range `hcl:"name,label_range"`
+	DefRange  hcl.Range `hcl:",def_range"`
+	Body      hcl.Body  `hcl:",body"`
+
+	Listener            *string           `hcl:"listener,optional"`
+	ListenerRange       hcl.Range         `hcl:"listener,attr_value_range"`
+	Host                *string           `hcl:"host,optional"`
+	HostRange           hcl.Range         `hcl:"host,attr_value_range"`
+	Path                *string           `hcl:"path,optional"`
+	PathRange           hcl.Range         `hcl:"path,attr_value_range"`
+	ExactPath           *string           `hcl:"exact_path,optional"`
+	ExactPathRange      hcl.Range         `hcl:"exact_path,attr_value_range"`
+	Headers             map[string]string `hcl:"headers,optional"`
+	HeadersRange        hcl.Range         `hcl:"headers,attr_value_range"`
+	Upstream            *string           `hcl:"upstream,optional"`
+	UpstreamRange       hcl.Range         `hcl:"upstream,attr_value_range"`
+	Origins             []string          `hcl:"origins,optional"`
+	OriginsRange        hcl.Range         `hcl:"origins,attr_value_range"`
+	ForwardHeaders      []string          `hcl:"forward_headers,optional"`
+	ForwardHeadersRange hcl.Range         `hcl:"forward_headers,attr_value_range"`
+	DropHeaders         []string          `hcl:"drop_headers,optional"`
+	DropHeadersRange    hcl.Range         `hcl:"drop_headers,attr_value_range"`
+
+	Limits []*limitsBody `hcl:"limits,block"`
+}
+
+type limitsBody struct {
+	DefRange hcl.Range `hcl:",def_range"`
+
+	MaxMessageSize        *string   `hcl:"max_message_size,optional"`
+	MaxMessageSizeRange   hcl.Range `hcl:"max_message_size,attr_value_range"`
+	MaxFrameSize          *string   `hcl:"max_frame_size,optional"`
+	MaxFrameSizeRange     hcl.Range `hcl:"max_frame_size,attr_value_range"`
+	HandshakeTimeout      *string   `hcl:"handshake_timeout,optional"`
+	HandshakeTimeoutRange hcl.Range `hcl:"handshake_timeout,attr_value_range"`
+	MaxHeaderSize         *string   `hcl:"max_header_size,optional"`
+	MaxHeaderSizeRange    hcl.Range `hcl:"max_header_size,attr_value_range"`
+	IdleTimeout           *string   `hcl:"idle_timeout,optional"`
+	IdleTimeoutRange      hcl.Range `hcl:"idle_timeout,attr_value_range"`
+	PingInterval          *string   `hcl:"ping_interval,optional"`
+	PingIntervalRange     hcl.Range `hcl:"ping_interval,attr_value_range"`
+	PongTimeout           *string   `hcl:"pong_timeout,optional"`
+	PongTimeoutRange      hcl.Range `hcl:"pong_timeout,attr_value_range"`
+	CloseTimeout          *string   `hcl:"close_timeout,optional"`
+	CloseTimeoutRange     hcl.Range `hcl:"close_timeout,attr_value_range"`
+	WriteTimeout          *string   `hcl:"write_timeout,optional"`
+	WriteTimeoutRange     hcl.Range `hcl:"write_timeout,attr_value_range"`
+}
+
+// pluginBody and adminBody accept any content: the blocks are refused as a
+// whole, so their contents are not checked.
+type pluginBody struct {
+	Name     string    `hcl:"name,label"`
+	DefRange hcl.Range `hcl:",def_range"`
+	Remain   hcl.Body  `hcl:",remain"`
+}
+
+type adminBody struct {
+	DefRange hcl.Range `hcl:",def_range"`
+	Remain   hcl.Body  `hcl:",remain"`
+}
+
+// schemaAt returns a description and the schema of the body reached by a
+// path of nested block types ("" is the top level, "route.limits" the
+// limits block of a route). ok is false for a path outside the schema.
+func schemaAt(path string) (where string, schema *hcl.BodySchema, ok bool) {
+	var v any
+	switch path {
+	case "":
+		where, v = "at the top level of a file", &fileBody{}
+	case "listener":
+		where, v = "in a listener block", &listenerBody{}
+	case "listener.tls":
+		where, v = "in the tls block of a listener", &listenerTLSBody{}
+	case "upstream":
+		where, v = "in an upstream block", &upstreamBody{}
+	case "upstream.tls":
+		where, v = "in the tls block of an upstream", &upstreamTLSBody{}
+	case "route":
+		where, v = "in a route block", &routeBody{}
+	case "route.limits":
+		where, v = "in the limits block of a route", &limitsBody{}
+	case "limits":
+		where, v = "in the limits block", &limitsBody{}
+	default:
+		return "", nil, false
+	}
+	schema, _ = gohcl.ImpliedBodySchema(v)
+	return where, schema, true
+}
+
+// locate returns the path of nested block types (as schemaAt takes it) of
+// the innermost block whose body contains pos, and the name of the
+// attribute of that body that contains pos, if any.
+func locate(body *hclsyntax.Body, pos hcl.Pos) (path, attr string) {
+	var types []string
+	for {
+		var inner *hclsyntax.Body
+		for _, b := range body.Blocks {
+			if b.Body != nil && b.Body.SrcRange.ContainsOffset(pos.Byte) {
+				types = append(types, b.Type)
+				inner = b.Body
+				break
+			}
+		}
+		if inner == nil {
+			break
+		}
+		body = inner
+	}
+	for name, a := range body.Attributes {
+		if a.SrcRange.ContainsOffset(pos.Byte) {
+			attr = name
+		}
+	}
+	return strings.Join(types, "."), attr
+}
+
+// explain appends to the detail of HCL's own diagnostics what the
+// configuration allows instead: the arguments and blocks allowed where an
+// unsupported one was written, the type an attribute takes where a value
+// has the wrong type, and how blocks refer to each other where a variable
+// was written.
+func explain(diags hcl.Diagnostics, files map[string]*hcl.File) {
+	for _, d := range diags {
+		if d.Subject == nil {
+			continue
+		}
+		var body *hclsyntax.Body
+		if f := files[d.Subject.Filename]; f != nil {
+			body, _ = f.Body.(*hclsyntax.Body)
+		}
+		if body == nil {
+			continue
+		}
+		path, attr := locate(body, d.Subject.Start)
+		switch d.Summary {
+		case "Unsupported argument", "Unsupported block type":
+			where, schema, ok := schemaAt(path)
+			if !ok {
+				continue
+			}
+			d.Detail += " " + allowedText(path, where, schema)
+			if path == "route" && strings.Contains(d.Detail, `named "filters"`) {
+				d.Detail += " Wasm filters are not supported by this version of wasmgate."
+			}
+		case "Unsuitable value type":
+			if attr != "" {
+				d.Detail += ". The value of " + attr + " must be " + attrType(attr) + "."
+			}
+		case "Variables not allowed", "Unknown variable":
+			d.Detail += ` Values are literals: a listener or upstream is named ` +
+				`by a quoted string, as in upstream = "chat"; the functions ` +
+				`env("NAME") and file("path") are available.`
+		}
+	}
+}
+
+// attrType describes the type of the value an attribute takes.
+func attrType(name string) string {
+	switch name {
+	case "servers":
+		return `a list of strings, e.g. ["ws://127.0.0.1:9000"]`
+	case "origins":
+		return `a list of strings, e.g. ["https://chat.example.com"]`
+	case "forward_headers", "drop_headers":
+		return `a list of strings, e.g. ["Cookie", "Authorization"]`
+	case "headers":
+		return `an object of header names and string values, e.g. { "X-Tenant" = "acme" }`
+	case "insecure_skip_verify":
+		return "true or false"
+	case "max_message_size", "max_frame_size", "max_header_size":
+		return `a string holding a size, e.g. "1MiB"`
+	case "connect_timeout", "handshake_timeout", "idle_timeout", "ping_interval",
+		"pong_timeout", "close_timeout", "write_timeout":
+		return `a string holding a duration, e.g. "30s"`
+	}
+	return "a string"
+}
+
+// allowedText says which arguments and blocks schema allows.
+func allowedText(path, where string, schema *hcl.BodySchema) string {
+	var attrs, blocks []string
+	for _, a := range schema.Attributes {
+		attrs = append(attrs, a.Name)
+	}
+	for _, b := range schema.Blocks {
+		if path == "" && (b.Type == "plugin" || b.Type == "admin") {
+			continue // refused: do not advertise them
+		}
+		blocks = append(blocks, b.Type)
+	}
+	where = strings.ToUpper(where[:1]) + where[1:]
+	allowedAttrs := "no arguments are allowed"
+	if len(attrs) > 0 {
+		allowedAttrs = "the allowed arguments are " + strings.Join(attrs, ", ")
+	}
+	if len(blocks) == 0 {
+		return fmt.Sprintf("%s, %s.", where, allowedAttrs)
+	}
+	return fmt.Sprintf("%s, %s; the allowed blocks are %s.", where, allowedAttrs, strings.Join(blocks, ", "))
+}

@@ -1,0 +1,3 @@
+upstream "chat" {
+  servers = ["ws://127.0.0.1:9000"]
+}

@@ -1,0 +1,5 @@
+route "chat" {
+  listener = "public"
+  upstream = "chat"
+  path     = "ws"
+}
