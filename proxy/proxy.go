@@ -1,0 +1,276 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/wasmgate/wasmgate/codec"
+	"github.com/wasmgate/wasmgate/proxy/config"
+)
+
+// Proxy serves a configuration: its listeners, routes and upstreams.
+type Proxy struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	listeners []*listener
+
+	ctx    context.Context // canceled on Shutdown: aborts upstream dials
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	conns    sync.WaitGroup // every accepted connection, handshake included
+	closed   bool
+}
+
+// listener is a config.Listener with its socket and routes.
+type listener struct {
+	cfg    *config.Listener
+	ln     net.Listener
+	routes []*route
+}
+
+// New prepares a Proxy for a validated configuration. It opens no socket.
+// log may be nil.
+func New(cfg *config.Config, log *slog.Logger) *Proxy {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ups := make(map[string]*upstream, len(cfg.Upstreams))
+	for _, u := range cfg.Upstreams {
+		ups[u.Name] = &upstream{cfg: u}
+	}
+	p := &Proxy{cfg: cfg, log: log, sessions: make(map[*session]struct{})}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	for _, l := range cfg.Listeners {
+		p.listeners = append(p.listeners, &listener{cfg: l, routes: compileRoutes(cfg, l, ups)})
+	}
+	return p
+}
+
+// Start opens every listener and starts serving. When one listener cannot
+// be opened, the ones already opened are closed and nothing is served.
+func (p *Proxy) Start() error {
+	for i, l := range p.listeners {
+		ln, err := net.Listen("tcp", l.cfg.Address)
+		if err != nil {
+			for _, prev := range p.listeners[:i] {
+				prev.ln.Close()
+			}
+			return fmt.Errorf("listener %q: %w", l.cfg.Name, err)
+		}
+		if l.cfg.TLS != nil {
+			ln = tls.NewListener(ln, l.cfg.TLS)
+		}
+		l.ln = ln
+	}
+	for _, l := range p.listeners {
+		go p.acceptLoop(l)
+	}
+	return nil
+}
+
+// Addr returns the address a listener is bound to (useful with port 0), or
+// nil when there is no such listener or it is not open.
+func (p *Proxy) Addr(name string) net.Addr {
+	for _, l := range p.listeners {
+		if l.cfg.Name == name && l.ln != nil {
+			return l.ln.Addr()
+		}
+	}
+	return nil
+}
+
+// Shutdown stops accepting, closes every open WebSocket on both legs with
+// 1001, and waits for the connections to end or ctx to be done, after
+// which the remaining sockets are closed at once.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	sessions := make([]*session, 0, len(p.sessions))
+	for s := range p.sessions {
+		sessions = append(sessions, s)
+	}
+	p.mu.Unlock()
+	for _, l := range p.listeners {
+		if l.ln != nil {
+			l.ln.Close()
+		}
+	}
+	p.cancel()
+	for _, s := range sessions {
+		go s.shutdown()
+	}
+	done := make(chan struct{})
+	go func() {
+		p.conns.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		p.mu.Lock()
+		for s := range p.sessions {
+			s.client.CloseNow()
+			s.upstream.CloseNow()
+		}
+		p.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// acceptLoop accepts connections until the listener is closed. Accept
+// errors such as running out of file descriptors back off instead of
+// spinning.
+func (p *Proxy) acceptLoop(l *listener) {
+	var backoff time.Duration
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			p.log.Error("accept failed; backing off", "listener", l.cfg.Name, "err", err, "backoff", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			nc.Close()
+			return
+		}
+		p.conns.Add(1)
+		p.mu.Unlock()
+		go p.serveConn(l, nc)
+	}
+}
+
+// serveConn takes one client connection from TLS handshake to close.
+func (p *Proxy) serveConn(l *listener, nc net.Conn) {
+	defer p.conns.Done()
+	limits := p.cfg.Limits
+	log := p.log.With("listener", l.cfg.Name, "client", nc.RemoteAddr().String())
+	if tc, ok := nc.(*tls.Conn); ok {
+		ctx, cancel := context.WithTimeout(p.ctx, limits.HandshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			log.Debug("TLS handshake failed", "err", err)
+			nc.Close()
+			return
+		}
+	}
+
+	var (
+		chosen *route
+		up     *dialResult
+	)
+	u := codec.Upgrader{
+		HandshakeTimeout: limits.HandshakeTimeout,
+		MaxHeaderBytes:   limits.MaxHeaderBytes,
+		Decide: func(req *codec.Request) (*codec.Response, error) {
+			r := l.match(req)
+			if r == nil {
+				return nil, &codec.RejectError{Status: http.StatusNotFound, Body: "no route for " + req.Path}
+			}
+			if !r.originAllowed(req) {
+				return nil, &codec.RejectError{Status: http.StatusForbidden, Body: "origin not allowed"}
+			}
+			chosen = r
+			opts := legOptions(&r.cfg.Limits)
+			res, err := r.upstream.dial(p.ctx, req, r, &opts, func(server *url.URL, err error) {
+				log.Warn("upstream dial failed", "route", r.cfg.Name, "upstream", r.upstream.cfg.Name, "server", server.String(), "err", err)
+			})
+			if err != nil {
+				return nil, err
+			}
+			up = res
+			return &codec.Response{Protocol: res.hs.Protocol}, nil
+		},
+	}
+	client, req, err := u.Upgrade(nc)
+	if err != nil {
+		log.Debug("handshake refused", "path", req.Path, "err", err)
+		nc.Close()
+		if up != nil {
+			up.conn.CloseNow()
+		}
+		return
+	}
+
+	s := &session{
+		client:   client,
+		upstream: up.conn,
+		route:    chosen,
+		log:      log.With("route", chosen.cfg.Name, "upstream", up.server.String()),
+		start:    time.Now(),
+		c2uDone:  make(chan struct{}),
+		u2cDone:  make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	opts := legOptions(&chosen.cfg.Limits)
+	opts.Heartbeat = s.heartbeat
+	opts.HeartbeatInterval = heartbeatInterval(chosen.cfg.Limits.IdleTimeout)
+	client.SetOptions(opts)
+	up.conn.SetOptions(opts)
+
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		go s.shutdown()
+	} else {
+		p.sessions[s] = struct{}{}
+		p.mu.Unlock()
+	}
+	s.log.Debug("connected", "path", req.URI, "subprotocol", up.hs.Protocol)
+	s.run()
+	p.mu.Lock()
+	delete(p.sessions, s)
+	p.mu.Unlock()
+	s.log.Debug("closed", "duration", time.Since(s.start))
+}
+
+// match returns the first route of l that matches req, or nil.
+func (l *listener) match(req *codec.Request) *route {
+	for _, r := range l.routes {
+		if r.matches(req) {
+			return r
+		}
+	}
+	return nil
+}
+
+// legOptions are the codec options of both legs of a route.
+func legOptions(lim *config.Limits) codec.Options {
+	return codec.Options{
+		MaxMessageSize: lim.MaxMessageSize,
+		MaxFrameSize:   lim.MaxFrameSize,
+		PingInterval:   lim.PingInterval,
+		PongTimeout:    lim.PongTimeout,
+		CloseTimeout:   lim.CloseTimeout,
+		WriteTimeout:   lim.WriteTimeout,
+		ManualClose:    true,
+	}
+}
+
+// heartbeatInterval is how often a quiet leg checks the idle timeout: a
+// quarter of it, so a session ends within 125% of the timeout.
+func heartbeatInterval(idle time.Duration) time.Duration {
+	if idle <= 0 {
+		return 0
+	}
+	return max(idle/4, 10*time.Millisecond)
+}

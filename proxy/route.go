@@ -1,0 +1,88 @@
+package proxy
+
+import (
+	"net"
+	"strings"
+
+	"github.com/wasmgate/wasmgate/codec"
+	"github.com/wasmgate/wasmgate/proxy/config"
+)
+
+// route is a config.Route compiled for matching.
+type route struct {
+	cfg      *config.Route
+	upstream *upstream
+	origins  map[string]bool // nil: any origin
+}
+
+// matches reports whether req is for this route: host, path and headers
+// must all match.
+func (r *route) matches(req *codec.Request) bool {
+	if h := r.cfg.Host; h != "" {
+		host := strings.ToLower(hostOnly(req.Host))
+		if suffix, ok := strings.CutPrefix(h, "*"); ok {
+			if !strings.HasSuffix(host, suffix) || len(host) == len(suffix) {
+				return false
+			}
+		} else if host != h {
+			return false
+		}
+	}
+	if r.cfg.ExactPath != "" {
+		if req.Path != r.cfg.ExactPath {
+			return false
+		}
+	} else if !strings.HasPrefix(req.Path, r.cfg.Path) {
+		return false
+	}
+	for k, v := range r.cfg.Headers {
+		if !containsValue(req.Header.Values(k), v) {
+			return false
+		}
+	}
+	return true
+}
+
+// originAllowed checks the Origin header against the allowlist.
+func (r *route) originAllowed(req *codec.Request) bool {
+	if r.origins == nil {
+		return true
+	}
+	origin := req.Header.Get("Origin")
+	return origin != "" && r.origins[strings.ToLower(origin)]
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]")
+}
+
+func containsValue(values []string, v string) bool {
+	for _, x := range values {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// compileRoutes builds the routes of one listener in declaration order.
+func compileRoutes(cfg *config.Config, l *config.Listener, ups map[string]*upstream) []*route {
+	var routes []*route
+	for _, rc := range cfg.Routes {
+		if rc.Listener != l {
+			continue
+		}
+		r := &route{cfg: rc, upstream: ups[rc.Upstream.Name]}
+		if len(rc.Origins) > 0 && !(len(rc.Origins) == 1 && rc.Origins[0] == "*") {
+			r.origins = make(map[string]bool, len(rc.Origins))
+			for _, o := range rc.Origins {
+				r.origins[strings.ToLower(o)] = true
+			}
+		}
+		routes = append(routes, r)
+	}
+	return routes
+}

@@ -1,0 +1,251 @@
+package proxy
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmgate/wasmgate/codec"
+)
+
+// session is one proxied connection: the client leg, the upstream leg, and
+// the two pumps between them.
+type session struct {
+	client, upstream *codec.Conn
+	route            *route
+	log              *slog.Logger
+	start            time.Time
+
+	// closing is set by whoever starts closing the session: a pump that
+	// ended, or a shutdown. The other pump then only drains its source.
+	closing atomic.Bool
+
+	// Messages relayed each way, for the idle timeout.
+	toUpstream, toClient atomic.Uint64
+
+	idleMu    sync.Mutex
+	idleSeen  uint64
+	idleSince time.Time
+
+	c2uDone, u2cDone chan struct{} // closed when each pump has returned
+	done             chan struct{} // closed when the session is over
+}
+
+// errIdle ends a pump when no message went either way for the route's idle
+// timeout.
+var errIdle = errors.New("idle timeout")
+
+// heartbeat is called by either leg's Conn after a quiet spell: it ends the
+// session when no data message moved either way for the idle timeout.
+func (s *session) heartbeat() error {
+	idle := s.route.cfg.Limits.IdleTimeout
+	if idle <= 0 {
+		return nil
+	}
+	n := s.toUpstream.Load() + s.toClient.Load()
+	now := time.Now()
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	if n != s.idleSeen || s.idleSince.IsZero() {
+		s.idleSeen, s.idleSince = n, now
+		return nil
+	}
+	if now.Sub(s.idleSince) >= idle {
+		return errIdle
+	}
+	return nil
+}
+
+// run relays until both legs are closed. It runs pumpUpstreamToClient in a
+// new goroutine and pumpClientToUpstream in the caller's: two goroutines
+// per connection. Each leg is read only by its own pump.
+func (s *session) run() {
+	go s.pumpUpstreamToClient()
+	s.pumpClientToUpstream()
+	<-s.u2cDone
+	s.client.CloseNow()
+	s.upstream.CloseNow()
+	close(s.done)
+}
+
+func (s *session) pumpClientToUpstream() {
+	defer close(s.c2uDone)
+	s.end(relay(s.client, s.upstream, &s.toUpstream), s.client, s.upstream)
+}
+
+func (s *session) pumpUpstreamToClient() {
+	defer close(s.u2cDone)
+	s.end(relay(s.upstream, s.client, &s.toClient), s.upstream, s.client)
+}
+
+// end runs when a pump's relay from src to dst stopped with err. The first
+// pump to end closes the session: it sends the close frame on the other
+// leg and waits for the other pump, which meanwhile still relays what is in
+// flight towards src, to read the answer; then it closes src. The second
+// pump relays the close handshake's answer, so that a close travels end to
+// end: the peer that closed gets the other side's answer after the other
+// side's last message, as from a single endpoint.
+func (s *session) end(err error, src, dst *codec.Conn) {
+	var ce *codec.CloseError
+	closed := errors.As(err, &ce)
+	if s.closing.Swap(true) {
+		if closed && dst.PeerClosed() {
+			dst.WriteClose(ce.Code, ce.Reason) //nolint:errcheck // ErrClosed when dst was answered already
+		}
+		if isWriteError(err) {
+			drain(src)
+		}
+		return
+	}
+
+	srcIsClient := src == s.client
+	other := s.u2cDone
+	if !srcIsClient {
+		other = s.c2uDone
+	}
+	var pe *codec.ProtocolError
+	var we *writeError
+	switch {
+	case closed:
+		// A clean close: pass it on; the answer comes back through the
+		// other pump. If none comes in time, src gets its own code back.
+		s.log.Debug("close", "from", side(srcIsClient), "code", int(ce.Code), "reason", ce.Reason)
+		dst.WriteClose(ce.Code, ce.Reason) //nolint:errcheck // a broken dst ends the other pump
+		s.await(other, dst)
+		src.Close(ce.Code, "") //nolint:errcheck // ErrClosed when answered
+	case errors.Is(err, errIdle):
+		src.WriteClose(codec.CloseGoingAway, "idle timeout") //nolint:errcheck // closing anyway
+		dst.WriteClose(codec.CloseGoingAway, "idle timeout") //nolint:errcheck // closing anyway
+		s.await(other, dst)
+		src.Close(codec.CloseGoingAway, "") //nolint:errcheck // reads src's answer
+	case errors.As(err, &we):
+		// dst broke under a write: src is told, dst is gone.
+		s.log.Debug("write failed", "to", side(!srcIsClient), "err", we.err)
+		dst.CloseNow()
+		code, reason := lostLeg(srcIsClient)
+		src.Close(code, reason) //nolint:errcheck // closing anyway
+		<-other
+		return
+	case errors.As(err, &pe):
+		// src broke the protocol. dst hears that its peer went away; src
+		// gets the close code the violation calls for once what dst had in
+		// flight towards it was delivered.
+		if srcIsClient {
+			s.log.Debug("client broke the protocol", "code", int(pe.Code), "reason", pe.Reason)
+			dst.WriteClose(codec.CloseGoingAway, "client failed") //nolint:errcheck // closing anyway
+		} else {
+			// RFC 6455 has no code for "my upstream broke the protocol";
+			// 1014 (IANA: bad gateway) says the gateway got an invalid
+			// response.
+			s.log.Warn("upstream broke the protocol", "code", int(pe.Code), "reason", pe.Reason)
+			dst.WriteClose(codec.CloseBadGateway, "upstream protocol error") //nolint:errcheck // closing anyway
+		}
+		s.await(other, dst)
+		src.Close(pe.Code, pe.Reason) //nolint:errcheck // closing anyway
+	default:
+		// src's socket was lost, or its keepalive went unanswered.
+		s.log.Debug("connection lost", "side", side(srcIsClient), "err", err)
+		src.CloseNow()
+		code, reason := lostLeg(!srcIsClient)
+		dst.WriteClose(code, reason) //nolint:errcheck // closing anyway
+		s.await(other, dst)
+	}
+	// The other pump is done: dst has no reader left, and Close may wait
+	// for a server's TCP close as RFC 6455, section 7.1.1 asks of clients.
+	dst.Close(codec.CloseNormal, "") //nolint:errcheck // the close frame was sent: this only releases
+}
+
+// await waits for the other pump to end, for at most the close timeout,
+// after which its leg is closed so that it ends at once.
+func (s *session) await(other <-chan struct{}, leg *codec.Conn) {
+	timer := time.NewTimer(s.route.cfg.Limits.CloseTimeout)
+	defer timer.Stop()
+	select {
+	case <-other:
+	case <-timer.C:
+		leg.CloseNow()
+		<-other
+	}
+}
+
+// lostLeg is the close code and reason for the surviving leg when the
+// other one is lost: the client hears 1011, the upstream 1001.
+func lostLeg(survivorIsClient bool) (codec.StatusCode, string) {
+	if survivorIsClient {
+		return codec.CloseInternalError, "upstream connection lost"
+	}
+	return codec.CloseGoingAway, "client went away"
+}
+
+func side(isClient bool) string {
+	if isClient {
+		return "client"
+	}
+	return "upstream"
+}
+
+// shutdown closes the session with 1001 on both legs, as on a proxy
+// shutdown. The pumps read the answers; legs that do not answer within the
+// close timeout are closed.
+func (s *session) shutdown() {
+	if s.closing.Swap(true) {
+		return
+	}
+	s.client.WriteClose(codec.CloseGoingAway, "server shutting down")   //nolint:errcheck // closing anyway
+	s.upstream.WriteClose(codec.CloseGoingAway, "server shutting down") //nolint:errcheck // closing anyway
+	timer := time.NewTimer(s.route.cfg.Limits.CloseTimeout)
+	defer timer.Stop()
+	select {
+	case <-s.done:
+	case <-timer.C:
+		s.client.CloseNow()
+		s.upstream.CloseNow()
+	}
+}
+
+// writeError marks a failure to write to the destination leg.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "write: " + e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+// relay copies frames from src to dst until either fails. Frames are
+// buffered on dst and flushed when src has no whole frame buffered, so a
+// read that brought many frames becomes one write.
+func relay(src, dst *codec.Conn, messages *atomic.Uint64) error {
+	for {
+		f, err := src.ReadFrame()
+		if err != nil {
+			dst.Flush() //nolint:errcheck // a broken dst shows on the close
+			return err
+		}
+		if err := dst.BufferFrame(f.Fin, f.Opcode, f.Payload); err != nil {
+			return &writeError{err}
+		}
+		if f.Fin {
+			messages.Add(1)
+		}
+		if !src.Buffered() {
+			if err := dst.Flush(); err != nil {
+				return &writeError{err}
+			}
+		}
+	}
+}
+
+// drain keeps reading a leg that another goroutine is closing, so that the
+// peer's close frame is read and the close handshake completes promptly.
+func drain(c *codec.Conn) {
+	for {
+		if _, err := c.ReadFrame(); err != nil {
+			return
+		}
+	}
+}
+
+func isWriteError(err error) bool {
+	var we *writeError
+	return errors.As(err, &we)
+}
