@@ -75,6 +75,21 @@ func TestParse_diagnostics(t *testing.T) {
 	}{
 		// Structure.
 		{
+			name: "handshake limits are not route limits",
+			src: lines(okListener, okUpstream,
+				`route "r" {`,
+				`  upstream = "u"`,
+				`  limits {`,
+				`    handshake_timeout = "1s"`,
+				`    max_header_size   = "4KiB"`,
+				`  }`,
+				`}`),
+			want: []wantDiag{
+				{summary: "Not a route limit", at: "6:25", detail: []string{"handshake_timeout", "top-level limits block"}},
+				{summary: "Not a route limit", at: "7:25", detail: []string{"max_header_size"}},
+			},
+		},
+		{
 			name: "unknown attribute lists the allowed ones",
 			src: lines(
 				`listener "l" {`,

@@ -88,6 +88,8 @@ func (l *loader) routeLimits(b *routeBody, global Limits, globalFrame bool) Limi
 	var overrides []limitOverrides
 	for _, lb := range b.Limits {
 		ranges = append(ranges, lb.DefRange)
+		l.refuseHandshakeLimit(lb.HandshakeTimeout, lb.HandshakeTimeoutRange, "handshake_timeout")
+		l.refuseHandshakeLimit(lb.MaxHeaderSize, lb.MaxHeaderSizeRange, "max_header_size")
 		overrides = append(overrides, l.limitOverrides(lb))
 	}
 	l.checkOnce("limits", "in a route", ranges)
@@ -106,6 +108,19 @@ func (l *loader) routeLimits(b *routeBody, global Limits, globalFrame bool) Limi
 		limits.MaxFrameSize = limits.MaxMessageSize
 	}
 	return limits
+}
+
+// refuseHandshakeLimit reports a limit on the upgrade request set in a
+// route: it bounds the request the route is chosen from, so only the
+// top-level value can apply.
+func (l *loader) refuseHandshakeLimit(v *string, rng hcl.Range, name string) {
+	if v == nil {
+		return
+	}
+	l.errorf(rng, "Not a route limit",
+		"%s bounds the client's upgrade request, which is read before any route is "+
+			"chosen (the route depends on it), so it cannot differ per route. Set it in "+
+			"the top-level limits block.", name)
 }
 
 // checkFrameSize reports a max_frame_size larger than max_message_size.
