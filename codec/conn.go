@@ -65,6 +65,14 @@ type Options struct {
 	// CloseTimeout bounds the wait for the peer's close frame (and, for a
 	// client, for the server to close TCP) in Close. Default 5s.
 	CloseTimeout time.Duration
+	// ManualClose stops the Conn from sending close frames by itself: it
+	// neither answers the peer's close frame nor sends the close frame
+	// that a protocol error calls for. Reads still end with a *CloseError
+	// or *ProtocolError, and the application must then send the close
+	// frame promptly, with Close or WriteClose. A proxy uses it to relay
+	// the close handshake end to end, so that data still in flight from
+	// the other side arrives before the close. Default false.
+	ManualClose bool
 	// WriteTimeout, when positive, fails a write that cannot complete
 	// within about this long (a peer that does not read). Default 0: no
 	// write deadline.
@@ -193,6 +201,9 @@ func (c *Conn) SetOptions(opts Options) { c.opts = opts.withDefaults() }
 
 // Subprotocol returns the subprotocol agreed in the handshake, or "".
 func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// PeerClosed reports whether the peer's close frame has been received.
+func (c *Conn) PeerClosed() bool { return c.closeRecv.Load() }
 
 // Role returns the side this Conn plays.
 func (c *Conn) Role() Role { return c.role }
@@ -396,7 +407,7 @@ func (c *Conn) readLarge(n int) ([]byte, error) {
 			putBuffer(c.frameBuf)
 			c.frameBuf = bigger
 		}
-		m, err := c.readNet((*c.frameBuf)[got:min(n, len(*c.frameBuf))])
+		m, err := c.readNet((*c.frameBuf)[got:min(n, len(*c.frameBuf))], false)
 		got += m
 		if err != nil {
 			return nil, unexpectedEOF(err)
@@ -416,7 +427,17 @@ func (c *Conn) fill(n int) error {
 			c.r = 0
 		}
 		space := c.buf[c.w:]
-		m, err := c.readNet(space)
+		m, err := c.readNet(space, c.big != nil && c.r == c.w)
+		if err == errQuiet {
+			// Nothing arrived for a keepalive period: give the pooled
+			// buffer back, so that an idle Conn holds none.
+			putBuffer(c.big)
+			c.big = nil
+			c.buf = c.small[:]
+			c.r, c.w = 0, 0
+			c.heavy = false
+			continue
+		}
 		c.w += m
 		c.heavy = m == len(space) || (c.big != nil && m >= smallBufferSize)
 		if err != nil {
@@ -447,9 +468,14 @@ func unexpectedEOF(err error) error {
 	return err
 }
 
+// errQuiet is returned by readNet, when the caller allows it, after a
+// keepalive period without input.
+var errQuiet = errors.New("codec: quiet")
+
 // readNet reads from the network, running the keepalive machinery on
-// silence.
-func (c *Conn) readNet(p []byte) (int, error) {
+// silence. With yieldOnQuiet it returns errQuiet after a silent period, so
+// that the caller can swap buffers before blocking again.
+func (c *Conn) readNet(p []byte, yieldOnQuiet bool) (int, error) {
 	tick := c.tick()
 	for {
 		if tick > 0 && c.deadline.IsZero() {
@@ -472,6 +498,9 @@ func (c *Conn) readNet(p []byte) (int, error) {
 			c.deadline = time.Time{}
 			if err := c.onSilence(); err != nil {
 				return 0, err
+			}
+			if yieldOnQuiet {
+				return 0, errQuiet
 			}
 			continue
 		}
@@ -548,8 +577,10 @@ func (c *Conn) onClose(payload []byte) error {
 		return c.fail(perr)
 	}
 	c.closeRecv.Store(true)
-	if err := c.writeClose(code, ""); err != nil && !errors.Is(err, ErrClosed) {
-		return err
+	if !c.opts.ManualClose {
+		if err := c.writeClose(code, ""); err != nil && !errors.Is(err, ErrClosed) {
+			return err
+		}
 	}
 	return &CloseError{Code: code, Reason: reason}
 }
@@ -568,8 +599,10 @@ func (c *Conn) failOnProtocolError(err error) error {
 // sending (RFC 6455, section 7.1.7).
 func (c *Conn) fail(pe *ProtocolError) error {
 	c.failed.Store(true)
-	c.writeClose(pe.Code, pe.Reason) //nolint:errcheck // failing anyway
-	c.closeWrite()
+	if !c.opts.ManualClose {
+		c.writeClose(pe.Code, pe.Reason) //nolint:errcheck // failing anyway
+		c.closeWrite()
+	}
 	return pe
 }
 

@@ -161,3 +161,32 @@ func TestConn_Heartbeat(t *testing.T) {
 		t.Fatalf("got %v after %d heartbeats, want the heartbeat's error after 3", err, beats)
 	}
 }
+
+func TestConn_QuietConnReleasesReadBuffer(t *testing.T) {
+	addr := echoServer(t, &Upgrader{})
+	var held []bool
+	stop := errors.New("stop")
+	var c *Conn
+	c = dial(t, addr, &Dialer{Options: Options{PingInterval: 20 * time.Millisecond, Heartbeat: func() error {
+		// Runs on the reading goroutine: c's read state is safe to look at.
+		held = append(held, c.big != nil)
+		if len(held) == 2 {
+			return stop
+		}
+		return nil
+	}}})
+	// A large message makes the reads heavy, so the next read waits on a
+	// pooled buffer: held at the first quiet period, released by the second.
+	if err := c.WriteMessage(Binary, make([]byte, 10<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.ReadMessage(); !errors.Is(err, stop) {
+		t.Fatal(err)
+	}
+	if len(held) != 2 || !held[0] || held[1] {
+		t.Fatalf("pooled buffer held at each quiet period: %v, want [true false]", held)
+	}
+}

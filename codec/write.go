@@ -75,8 +75,20 @@ func (c *Conn) writeControl(op Opcode, payload []byte) error {
 	return c.flushLocked()
 }
 
-// writeClose sends a close frame unless one was sent already; afterwards
-// nothing more can be written.
+// WriteClose sends a close frame with code and reason, without waiting for
+// the peer's and without closing the socket: Close does all three. After
+// it, writes fail with ErrClosed. A second close frame is never sent: the
+// call then returns ErrClosed.
+func (c *Conn) WriteClose(code StatusCode, reason string) error {
+	if code != CloseNoStatus && !code.ValidOnWire() {
+		return ErrInvalidCloseCode
+	}
+	if len(reason) > maxControlPayload-2 {
+		return ErrControlTooLong
+	}
+	return c.writeClose(code, reason)
+}
+
 func (c *Conn) writeClose(code StatusCode, reason string) error {
 	var p [maxControlPayload]byte
 	payload := appendClosePayload(p[:0], code, reason)
@@ -250,7 +262,10 @@ func (c *Conn) awaitPeerClose() {
 			c.readFrameLocked() //nolint:errcheck // kept in readErr
 		}
 	}
-	if c.failed.Load() || (c.role == ClientRole && c.closeRecv.Load()) {
+	if c.failed.Load() {
+		c.closeWrite()
+		c.drain()
+	} else if c.role == ClientRole && c.closeRecv.Load() {
 		c.drain()
 	}
 }
