@@ -219,6 +219,9 @@ var ErrWriteTimeout = errors.New("codec: write timeout: the peer is not reading"
 // the peer's close frame, and closes the socket. Use CloseNoStatus for a
 // close frame without a code. It may be called while another goroutine
 // reads: the reader then receives the peer's close, and Close waits for it.
+// When no goroutine is reading, Close reads by itself, and data messages
+// that arrive before the peer's close frame are discarded: to receive them,
+// send the close with WriteClose and keep reading until the *CloseError.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	if code != CloseNoStatus && !code.ValidOnWire() {
 		return ErrInvalidCloseCode

@@ -2,7 +2,6 @@ package config
 
 import (
 	"crypto/tls"
-	"io"
 	"net/url"
 	"time"
 
@@ -32,6 +31,10 @@ type Config struct {
 	// diagnostics. WriteDiagnostics needs them to print source snippets.
 	// Files is set even when loading failed.
 	Files map[string]*hcl.File
+
+	// Source is the path given to Load, or the file name given to Parse.
+	// Diagnostics that point at no file are named after it.
+	Source string
 }
 
 // Listener is a listener block: an address where wasmgate accepts client
@@ -206,15 +209,3 @@ const (
 	defaultConnectTimeout   = 5 * time.Second
 	defaultHandshakeTimeout = 10 * time.Second
 )
-
-// WriteDiagnostics writes diags to w as text, each with the source snippet
-// it points at, taken from c.Files; lines are not wrapped and there is no
-// colour. It works on the Config that Load or Parse returned even when they
-// failed, and on a nil Config (then without snippets).
-func (c *Config) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics) error {
-	var files map[string]*hcl.File
-	if c != nil {
-		files = c.Files
-	}
-	return hcl.NewDiagnosticTextWriter(w, files, 0, false).WriteDiagnostics(diags)
-}

@@ -57,10 +57,8 @@ route "chat" {
 	cfg, diags := config.Parse(src, "wasmgate.hcl", ".")
 	_ = cfg.WriteDiagnostics(os.Stdout, diags)
 	// Output:
-	// Error: Invalid server URL
-	//
-	//   on wasmgate.hcl line 7, in upstream "chat":
-	//    7:   servers = ["http://127.0.0.1:9000"]
-	//
-	// "http://127.0.0.1:9000" has the scheme http://; upstreams are dialed as WebSocket servers: use ws:// for http:// and wss:// for https://. A server is a ws:// or wss:// URL with a host and an optional port and path, e.g. "ws://127.0.0.1:9000" or "wss://chat.internal/socket".
+	// wasmgate.hcl:7:14: error: Invalid server URL
+	//   7 |   servers = ["http://127.0.0.1:9000"]
+	//     |              ^^^^^^^^^^^^^^^^^^^^^^^
+	//   "http://127.0.0.1:9000" has the scheme http://; upstreams are dialed as WebSocket servers: use ws:// for http:// and wss:// for https://. A server is a ws:// or wss:// URL with a host and an optional port and path, e.g. "ws://127.0.0.1:9000" or "wss://chat.internal/socket".
 }

@@ -26,6 +26,7 @@ import (
 // else of it may be used.
 func Load(path string) (*Config, hcl.Diagnostics) {
 	l := newLoader()
+	l.source = path
 	info, err := os.Stat(path)
 	if err != nil {
 		l.diags = append(l.diags, &hcl.Diagnostic{
@@ -76,6 +77,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 // The results are those of Load: on error the Config holds only Files.
 func Parse(src []byte, filename, baseDir string) (*Config, hcl.Diagnostics) {
 	l := newLoader()
+	l.source = filename
 	l.parse(src, filename, baseDir)
 	return l.finish()
 }
@@ -84,6 +86,8 @@ func Parse(src []byte, filename, baseDir string) (*Config, hcl.Diagnostics) {
 // as one configuration. Each check appends its diagnostic and goes on, so
 // that one pass reports as many mistakes as it can.
 type loader struct {
+	source string // what Load or Parse was given, for Config.Source
+
 	parser *hclparse.Parser
 	diags  hcl.Diagnostics
 
@@ -203,7 +207,7 @@ func (l *loader) parse(src []byte, filename, baseDir string) {
 // finish resolves the routes, runs the configuration-wide checks, and
 // returns the result.
 func (l *loader) finish() (*Config, hcl.Diagnostics) {
-	cfg := &Config{Files: l.parser.Files()}
+	cfg := &Config{Files: l.parser.Files(), Source: l.source}
 
 	global, globalFrame := l.globalLimits()
 	routes := make([]*Route, 0, len(l.routes))

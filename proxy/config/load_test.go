@@ -188,9 +188,9 @@ func TestConfig_WriteDiagnostics(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"Error: Invalid server URL",
-		`on test.hcl line 2, in upstream "u":`,
-		`   2: upstream "u" { servers = ["http://x"] }`,
+		"test.hcl:2:27: error: Invalid server URL\n",
+		`  2 | upstream "u" { servers = ["http://x"] }` + "\n",
+		"    |                           ^^^^^^^^^^\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("output does not contain %q:\n%s", want, b.String())

@@ -1,0 +1,3 @@
+listener "public" {
+  address = "127.0.0.1:8080"
+}

@@ -1,0 +1,3 @@
+route "chat" {
+  upstream = "chat"
+}
