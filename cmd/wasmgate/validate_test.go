@@ -69,3 +69,19 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestValidate_Examples keeps every example configuration valid.
+func TestValidate_Examples(t *testing.T) {
+	paths, err := filepath.Glob("../../examples/*/*.hcl")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no example configurations found (%v)", err)
+	}
+	for _, path := range paths {
+		t.Run(path, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, "", "validate", path)
+			if code != 0 || stdout != path+": ok\n" {
+				t.Fatalf("validate %s: exit %d, stdout %q, stderr:\n%s", path, code, stdout, stderr)
+			}
+		})
+	}
+}
