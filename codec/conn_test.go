@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -188,5 +189,63 @@ func TestConn_QuietConnReleasesReadBuffer(t *testing.T) {
 	}
 	if len(held) != 2 || !held[0] || held[1] {
 		t.Fatalf("pooled buffer held at each quiet period: %v, want [true false]", held)
+	}
+}
+
+func TestConn_ClientRejects(t *testing.T) {
+	tests := []struct {
+		name  string
+		frame []byte // as a server would send it
+		want  StatusCode
+	}{
+		{"masked frame from a server", []byte{0x81, 0x81, 1, 2, 3, 4, 'x' ^ 1}, CloseProtocolError},
+		{"reserved bit", []byte{0xc1, 0x01, 'x'}, CloseProtocolError},
+		{"reserved opcode", []byte{0x83, 0x00}, CloseProtocolError},
+		{"fragmented ping", []byte{0x09, 0x00}, CloseProtocolError},
+		{"continuation without start", []byte{0x80, 0x01, 'x'}, CloseProtocolError},
+		{"invalid UTF-8 text", []byte{0x81, 0x02, 0xc0, 0xaf}, CloseInvalidPayload},
+		{"close code 1005 on the wire", []byte{0x88, 0x02, 0x03, 0xed}, CloseProtocolError},
+		{"close reason not UTF-8", []byte{0x88, 0x03, 0x03, 0xe8, 0xff}, CloseInvalidPayload},
+		{"frame over the limit", []byte{0x82, 0x7e, 0x04, 0x01}, CloseMessageTooBig},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nc := &streamConn{r: bytes.NewReader(tt.frame)}
+			c := NewConn(nc, ClientRole, &Options{MaxMessageSize: 1024}, nil)
+			_, _, err := c.ReadMessage()
+			var pe *ProtocolError
+			if !errors.As(err, &pe) || pe.Code != tt.want {
+				t.Fatalf("got %v, want a protocol error with %v", err, tt.want)
+			}
+			// The failing close frame went out, masked, with the code.
+			out := nc.out.Bytes()
+			if len(out) < 8 || out[0] != 0x88 || out[1]&0x80 == 0 {
+				t.Fatalf("no masked close frame sent: % x", out)
+			}
+			key := [4]byte(out[2:6])
+			code := StatusCode(uint16(out[6]^key[0])<<8 | uint16(out[7]^key[1]))
+			if code != tt.want {
+				t.Fatalf("sent close %v, want %v", code, tt.want)
+			}
+		})
+	}
+}
+
+func TestConn_CloseTimeout(t *testing.T) {
+	// A peer that never answers the close: Close gives up after the close
+	// timeout and releases the socket.
+	server, client := net.Pipe()
+	go io.Copy(io.Discard, server) //nolint:errcheck // swallows the close frame
+	defer server.Close()
+	c := NewConn(client, ClientRole, &Options{CloseTimeout: 50 * time.Millisecond}, nil)
+	done := make(chan error, 1)
+	go func() { done <- c.Close(CloseNormal, "bye") }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not give up on a silent peer")
+	}
+	if _, err := client.Write([]byte("x")); err == nil {
+		t.Fatal("the socket is still open after Close")
 	}
 }

@@ -218,9 +218,11 @@ func rejection(err error) error {
 	return ws.RejectConnectionError(ws.RejectionStatus(http.StatusInternalServerError), ws.RejectionReason("internal error"))
 }
 
-// writeStatus answers a request the upgrader could not, best effort.
-func writeStatus(w io.Writer, status int, body string) {
-	bw := bufio.NewWriterSize(w, 256)
+// writeStatus answers a request the upgrader could not, best effort, with
+// a write deadline of its own: the handshake's may be what expired.
+func writeStatus(nc net.Conn, status int, body string) {
+	nc.SetWriteDeadline(time.Now().Add(time.Second)) //nolint:errcheck // best effort
+	bw := bufio.NewWriterSize(nc, 256)
 	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		status, http.StatusText(status), len(body), body)
 	bw.Flush() //nolint:errcheck // best effort

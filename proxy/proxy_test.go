@@ -878,3 +878,67 @@ func TestProxy_NoLeaks(t *testing.T) {
 		t.Fatalf("%d goroutines, baseline %d:\n%s", n, base, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+func TestProxy_BadRequests(t *testing.T) {
+	up := startUpstream(t, nil, echoHandler)
+	_, addr := startProxy(t, simpleConfig+`
+limits {
+  handshake_timeout = "200ms"
+  max_header_size   = "1KiB"
+}
+`, map[string]string{"up": up.addr})
+	upgrade := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+	tests := []struct {
+		name    string
+		request string
+		status  string
+	}{
+		{"plain HTTP request", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
+		{"POST", "POST / HTTP/1.1\r\nHost: x\r\n\r\n", "405"},
+		{"HTTP/1.0", "GET / HTTP/1.0\r\n\r\n", "505"},
+		{"wrong WebSocket version", strings.Replace(upgrade, "Version: 13", "Version: 8", 1) + "\r\n", "426"},
+		{"header too large", upgrade + "X-Big: " + strings.Repeat("a", 2048) + "\r\n\r\n", "431"},
+		{"request never finished", upgrade, "408"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			nc.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := nc.Write([]byte(tt.request)); err != nil {
+				t.Fatal(err)
+			}
+			resp, _ := readAll(nc) // the proxy answers, then closes
+			if !strings.HasPrefix(string(resp), "HTTP/1.1 "+tt.status+" ") {
+				t.Fatalf("got %q, want status %s and a closed socket", resp, tt.status)
+			}
+		})
+	}
+}
+
+// TestProxy_TwoGoroutinesPerConnection holds the design's bound: a proxied
+// connection costs two goroutines while data flows.
+func TestProxy_TwoGoroutinesPerConnection(t *testing.T) {
+	up := startUpstream(t, nil, echoHandler) // one goroutine per connection here
+	_, addr := startProxy(t, simpleConfig, map[string]string{"up": up.addr})
+	warm, _ := dialProxy(t, "ws://"+addr+"/", nil)
+	warm.WriteMessage(codec.Text, []byte("x"))
+	warm.ReadMessage()
+	base := runtime.NumGoroutine()
+	const n = 20
+	for range n {
+		c, _ := dialProxy(t, "ws://"+addr+"/", nil)
+		c.WriteMessage(codec.Text, []byte("x"))
+		if _, _, err := c.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The test's clients run no goroutine; the upstream runs one per
+	// connection; the rest is the proxy's.
+	if got := runtime.NumGoroutine() - base; got > 3*n {
+		t.Fatalf("%d connections added %d goroutines: more than 2 per connection in the proxy", n, got)
+	}
+}
