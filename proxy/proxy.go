@@ -27,7 +27,8 @@ type Proxy struct {
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
-	conns    sync.WaitGroup // every accepted connection, handshake included
+	pending  map[net.Conn]struct{} // accepted, not yet a session
+	conns    sync.WaitGroup        // every accepted connection, handshake included
 	closed   bool
 }
 
@@ -48,7 +49,7 @@ func New(cfg *config.Config, log *slog.Logger) *Proxy {
 	for _, u := range cfg.Upstreams {
 		ups[u.Name] = &upstream{cfg: u}
 	}
-	p := &Proxy{cfg: cfg, log: log, sessions: make(map[*session]struct{})}
+	p := &Proxy{cfg: cfg, log: log, sessions: make(map[*session]struct{}), pending: make(map[net.Conn]struct{})}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for _, l := range cfg.Listeners {
 		p.listeners = append(p.listeners, &listener{cfg: l, routes: compileRoutes(cfg, l, ups)})
@@ -123,6 +124,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 			s.client.CloseNow()
 			s.upstream.CloseNow()
 		}
+		for nc := range p.pending {
+			nc.Close()
+		}
 		p.mu.Unlock()
 		<-done
 		return ctx.Err()
@@ -153,6 +157,7 @@ func (p *Proxy) acceptLoop(l *listener) {
 			return
 		}
 		p.conns.Add(1)
+		p.pending[nc] = struct{}{}
 		p.mu.Unlock()
 		go p.serveConn(l, nc)
 	}
@@ -161,6 +166,7 @@ func (p *Proxy) acceptLoop(l *listener) {
 // serveConn takes one client connection from TLS handshake to close.
 func (p *Proxy) serveConn(l *listener, nc net.Conn) {
 	defer p.conns.Done()
+	defer p.forget(nc) // when the handshake fails
 	limits := p.cfg.Limits
 	log := p.log.With("listener", l.cfg.Name, "client", nc.RemoteAddr().String())
 	if tc, ok := nc.(*tls.Conn); ok {
@@ -228,12 +234,12 @@ func (p *Proxy) serveConn(l *listener, nc net.Conn) {
 	up.conn.SetOptions(opts)
 
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	delete(p.pending, nc)
+	p.sessions[s] = struct{}{}
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
 		go s.shutdown()
-	} else {
-		p.sessions[s] = struct{}{}
-		p.mu.Unlock()
 	}
 	s.log.Debug("connected", "path", req.URI, "subprotocol", up.hs.Protocol)
 	s.run()
@@ -241,6 +247,12 @@ func (p *Proxy) serveConn(l *listener, nc net.Conn) {
 	delete(p.sessions, s)
 	p.mu.Unlock()
 	s.log.Debug("closed", "duration", time.Since(s.start))
+}
+
+func (p *Proxy) forget(nc net.Conn) {
+	p.mu.Lock()
+	delete(p.pending, nc)
+	p.mu.Unlock()
 }
 
 // match returns the first route of l that matches req, or nil.

@@ -942,3 +942,35 @@ func TestProxy_TwoGoroutinesPerConnection(t *testing.T) {
 		t.Fatalf("%d connections added %d goroutines: more than 2 per connection in the proxy", n, got)
 	}
 }
+
+func TestProxy_ShutdownCutsPendingHandshakes(t *testing.T) {
+	up := startUpstream(t, nil, echoHandler)
+	src := strings.ReplaceAll(simpleConfig, "{{up}}", up.addr)
+	cfg, diags := config.Parse([]byte(src), "test.hcl", t.TempDir())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	p := New(cfg, nil)
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// A client that connects and never sends its request: its handshake
+	// would last the 10s handshake timeout.
+	nc, err := net.Dial("tcp", p.Addr("public").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown: %v, want the context's deadline", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown waited for a pending handshake past its context")
+	}
+}
