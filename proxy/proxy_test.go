@@ -842,6 +842,38 @@ route "r" { upstream = "secure" }
 		t.Fatalf("got %q %v", got, err)
 	}
 
+	// The upstream's certificate, unverified on request or untrusted.
+	for _, tt := range []struct {
+		name, tls string
+		status    int
+	}{
+		{"insecure_skip_verify", "tls { insecure_skip_verify = true }", 0},
+		{"untrusted upstream certificate", "", http.StatusBadGateway},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, plain := startProxy(t, `
+listener "public" { address = "127.0.0.1:0" }
+upstream "secure" {
+  servers = ["wss://{{up}}"]
+  `+tt.tls+`
+}
+route "r" { upstream = "secure" }
+`, map[string]string{"up": ln.Addr().String()})
+			c, _, err := (&codec.Dialer{}).Dial(context.Background(), "ws://"+plain+"/")
+			if tt.status == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.CloseNow()
+				return
+			}
+			var se *codec.StatusError
+			if !errors.As(err, &se) || se.Status != tt.status {
+				t.Fatalf("got %v, want status %d", err, tt.status)
+			}
+		})
+	}
+
 	// A client that does not trust the proxy's certificate fails the TLS
 	// handshake, and the proxy survives it.
 	_, _, err = (&codec.Dialer{}).Dial(context.Background(), "wss://"+addr+"/")
