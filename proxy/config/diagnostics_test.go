@@ -132,13 +132,13 @@ func TestParse_diagnostics(t *testing.T) {
 			name: "plugin block is refused",
 			src:  lines(okListener, okUpstream, okRoute, `plugin "auth" {`, `  wasm = "auth.wasm"`, `}`),
 			want: []wantDiag{{summary: "Plugin blocks are not supported", at: "4:1",
-				detail: []string{"plugin blocks are not supported by this version of wasmgate", `plugin "auth"`}}},
+				detail: []string{"this version of wasmgate runs no Wasm filters", `plugin "auth"`}}},
 		},
 		{
 			name: "admin block is refused",
 			src:  lines(okListener, okUpstream, okRoute, `admin { address = "127.0.0.1:9901" }`),
 			want: []wantDiag{{summary: "Admin blocks are not supported", at: "4:1",
-				detail: []string{"admin blocks are not supported by this version of wasmgate"}}},
+				detail: []string{"this version of wasmgate has no admin listener"}}},
 		},
 		{
 			name: "variable instead of a quoted name",

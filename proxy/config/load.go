@@ -193,14 +193,14 @@ func (l *loader) parse(src []byte, filename, baseDir string) {
 	l.limits = append(l.limits, fb.Limits...)
 	for _, b := range fb.Plugins {
 		l.errorf(b.DefRange, "Plugin blocks are not supported",
-			"plugin blocks are not supported by this version of wasmgate: Wasm "+
-				"filters are not implemented yet. Remove the plugin %q block, and "+
-				"any filters attribute of a route.", b.Name)
+			"this version of wasmgate runs no Wasm filters, so it cannot load "+
+				"plugins. Remove the plugin %q block, and any filters attribute of a "+
+				"route.", b.Name)
 	}
 	for _, b := range fb.Admins {
 		l.errorf(b.DefRange, "Admin blocks are not supported",
-			"admin blocks are not supported by this version of wasmgate: the "+
-				"admin plane is not implemented yet. Remove the admin block.")
+			"this version of wasmgate has no admin listener. Remove the admin "+
+				"block.")
 	}
 }
 

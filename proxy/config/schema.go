@@ -23,7 +23,7 @@ type fileBody struct {
 	Routes    []*routeBody    `hcl:"route,block"`
 	Limits    []*limitsBody   `hcl:"limits,block"`
 
-	// Described in DESIGN.md but not implemented yet: refused.
+	// Blocks DESIGN.md describes that this version refuses with a diagnostic.
 	Plugins []*pluginBody `hcl:"plugin,block"`
 	Admins  []*adminBody  `hcl:"admin,block"`
 }
