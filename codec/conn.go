@@ -528,17 +528,12 @@ func (c *Conn) setReadDeadline(t time.Time) {
 // only moved when it expires.
 func (c *Conn) onSilence() error {
 	now := time.Now()
-	next := c.lastRead.Add(c.tick())
-	if !c.pingSentAt.IsZero() {
-		due := c.pingSentAt.Add(c.opts.PongTimeout)
-		if !now.Before(due) {
-			return ErrPongTimeout
-		}
-		if due.Before(next) || !next.After(now) {
-			next = due
-		}
+	tick := c.tick()
+	if !c.pingSentAt.IsZero() && !now.Before(c.pingSentAt.Add(c.opts.PongTimeout)) {
+		return ErrPongTimeout
 	}
-	if !next.After(now) {
+	if now.Sub(c.lastRead) >= tick {
+		// A whole period without input: run the heartbeat and ping.
 		if c.opts.Heartbeat != nil && now.Sub(c.lastHeartbeat) >= c.opts.HeartbeatInterval {
 			c.lastHeartbeat = now
 			if err := c.opts.Heartbeat(); err != nil {
@@ -551,11 +546,11 @@ func (c *Conn) onSilence() error {
 			}
 			c.pingSentAt = now
 		}
-		c.lastRead = now
-		next = now.Add(c.tick())
-		if !c.pingSentAt.IsZero() {
-			next = minTime(next, c.pingSentAt.Add(c.opts.PongTimeout))
-		}
+		c.lastRead = now // the next period starts now
+	}
+	next := c.lastRead.Add(tick)
+	if !c.pingSentAt.IsZero() {
+		next = minTime(next, c.pingSentAt.Add(c.opts.PongTimeout))
 	}
 	c.setReadDeadline(next)
 	return nil
