@@ -993,6 +993,14 @@ func TestProxy_ShutdownCutsPendingHandshakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
+	for deadline, pending := time.Now().Add(5*time.Second), 0; pending == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the proxy never accepted the connection")
+		}
+		p.mu.Lock()
+		pending = len(p.pending)
+		p.mu.Unlock()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	done := make(chan error, 1)
