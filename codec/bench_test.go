@@ -156,6 +156,9 @@ func BenchmarkUTF8Validator(b *testing.B) {
 }
 
 func TestConn_ZeroAllocsSteadyState(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector drops pooled buffers on purpose; run without -race")
+	}
 	for _, size := range benchSizes {
 		src := NewConn(&replayConn{data: clientFrames(size, 64)}, ServerRole, nil, nil)
 		dst := NewConn(&replayConn{}, ClientRole, nil, nil)
