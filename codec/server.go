@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -165,7 +166,7 @@ func (u *Upgrader) Upgrade(nc net.Conn) (*Conn, *Request, error) {
 			if resp == nil {
 				resp = &Response{}
 			}
-			if resp.Protocol != "" && !contains(req.Protocols, resp.Protocol) {
+			if resp.Protocol != "" && !slices.Contains(req.Protocols, resp.Protocol) {
 				decideErr = fmt.Errorf("codec: Decide chose subprotocol %q, which the client did not offer", resp.Protocol)
 				return nil, rejection(decideErr)
 			}
@@ -226,15 +227,6 @@ func writeStatus(nc net.Conn, status int, body string) {
 	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		status, http.StatusText(status), len(body), body)
 	bw.Flush() //nolint:errcheck // best effort
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func isTimeout(err error) bool {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/wasmgate/wasmgate/codec"
@@ -36,7 +37,7 @@ func (r *route) matches(req *codec.Request) bool {
 		return false
 	}
 	for k, v := range r.cfg.Headers {
-		if !containsValue(req.Header.Values(k), v) {
+		if !slices.Contains(req.Header.Values(k), v) {
 			return false
 		}
 	}
@@ -57,15 +58,6 @@ func hostOnly(hostport string) string {
 		return h
 	}
 	return strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]")
-}
-
-func containsValue(values []string, v string) bool {
-	for _, x := range values {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // compileRoutes builds the routes of one listener in declaration order.
