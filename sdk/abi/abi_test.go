@@ -89,35 +89,31 @@ func equalSig(a, b Signature) bool {
 	return slices.Equal(a.Params, b.Params) && slices.Equal(a.Results, b.Results)
 }
 
-func TestExportsMatchSpec(t *testing.T) {
-	spec := specSignatures(t, section(t, readSpec(t), "## 3. Guest exports"))
-	delete(spec, ExportMemory)
-	if len(spec) != len(ExportSignatures) {
-		t.Errorf("ABI.md lists %d function exports, ExportSignatures %d", len(spec), len(ExportSignatures))
+// checkSignatures compares the signatures ABI.md gives to a table of this
+// package; what names the kind of function in messages.
+func checkSignatures(t *testing.T, what string, spec, table map[string]Signature) {
+	t.Helper()
+	if len(spec) != len(table) {
+		t.Errorf("ABI.md lists %d %ss, this package %d", len(spec), what, len(table))
 	}
 	for name, want := range spec {
-		got, ok := ExportSignatures[name]
+		got, ok := table[name]
 		if !ok {
-			t.Errorf("export %s is in ABI.md but not in ExportSignatures", name)
+			t.Errorf("%s %s is in ABI.md but not in this package", what, name)
 		} else if !equalSig(got, want) {
-			t.Errorf("export %s: ExportSignatures has %v, ABI.md says %v", name, got, want)
+			t.Errorf("%s %s: this package has %v, ABI.md says %v", what, name, got, want)
 		}
 	}
 }
 
+func TestExportsMatchSpec(t *testing.T) {
+	spec := specSignatures(t, section(t, readSpec(t), "## 3. Guest exports"))
+	delete(spec, ExportMemory)
+	checkSignatures(t, "function export", spec, ExportSignatures)
+}
+
 func TestImportsMatchSpec(t *testing.T) {
-	spec := specSignatures(t, section(t, readSpec(t), "## 4. Host functions"))
-	if len(spec) != len(ImportSignatures) {
-		t.Errorf("ABI.md lists %d host functions, ImportSignatures %d", len(spec), len(ImportSignatures))
-	}
-	for name, want := range spec {
-		got, ok := ImportSignatures[name]
-		if !ok {
-			t.Errorf("host function %s is in ABI.md but not in ImportSignatures", name)
-		} else if !equalSig(got, want) {
-			t.Errorf("host function %s: ImportSignatures has %v, ABI.md says %v", name, got, want)
-		}
-	}
+	checkSignatures(t, "host function", specSignatures(t, section(t, readSpec(t), "## 4. Host functions")), ImportSignatures)
 }
 
 // valueNames maps the spec's names of codes, flags and enumerations to the
