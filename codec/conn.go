@@ -229,6 +229,23 @@ func (c *Conn) Buffered() bool {
 	return size > 0 && int64(len(b)-size) >= h.length
 }
 
+// BufferedMessage reports whether the next frame is already buffered
+// whole and is a whole data message by itself (a final text or binary
+// frame), so that ReadMessage will return it without waiting for the
+// network. A relay uses it to hand every message one read produced to a
+// filter at once.
+func (c *Conn) BufferedMessage() bool {
+	if c.inMessage {
+		return false
+	}
+	b := c.buf[c.r:c.w]
+	h, size, err := parseHeader(b)
+	if err != nil || size == 0 {
+		return false
+	}
+	return h.fin && (h.op == OpText || h.op == OpBinary) && int64(len(b)-size) >= h.length
+}
+
 // ReadFrame reads the next data frame. Pings are answered, pongs consumed,
 // and every rule of RFC 6455 is checked. When the peer closes, the Conn
 // answers its close frame and ReadFrame returns a *CloseError; when the

@@ -255,3 +255,36 @@ func TestConn_CloseTimeout(t *testing.T) {
 		t.Fatal("the socket is still open after Close")
 	}
 }
+
+func TestConn_BufferedMessage(t *testing.T) {
+	// frame builds a masked client frame.
+	frame := func(b0 byte, payload string) []byte {
+		out := []byte{b0, 0x80 | byte(len(payload)), 0, 0, 0, 0}
+		return append(out, payload...)
+	}
+	tests := []struct {
+		name   string
+		stream [][]byte // the first frame is read, then BufferedMessage asked
+		want   bool
+	}{
+		{"whole text message next", [][]byte{frame(0x81, "a"), frame(0x81, "b")}, true},
+		{"whole binary message next", [][]byte{frame(0x81, "a"), frame(0x82, "b")}, true},
+		{"nothing next", [][]byte{frame(0x81, "a")}, false},
+		{"half a frame next", [][]byte{frame(0x81, "a"), frame(0x81, "bcdef")[:4]}, false},
+		{"first fragment next", [][]byte{frame(0x81, "a"), frame(0x01, "b")}, false},
+		{"ping next", [][]byte{frame(0x81, "a"), frame(0x89, "")}, false},
+		{"inside a fragmented message", [][]byte{frame(0x01, "a"), frame(0x80, "b")}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nc := &streamConn{r: bytes.NewReader(bytes.Join(tt.stream, nil))}
+			c := NewConn(nc, ServerRole, nil, nil)
+			if _, err := c.ReadFrame(); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.BufferedMessage(); got != tt.want {
+				t.Errorf("BufferedMessage() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
