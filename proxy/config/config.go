@@ -3,9 +3,12 @@ package config
 import (
 	"crypto/tls"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/wasmgate/wasmgate/plugins"
 )
 
 // Config is a loaded and validated configuration. Load and Parse return a
@@ -17,6 +20,10 @@ type Config struct {
 
 	// Upstreams are the upstream blocks, in declaration order.
 	Upstreams []*Upstream
+
+	// Plugins are the plugin blocks, in declaration order, whether or not a
+	// route uses them. Routes refer to them in Route.Filters.
+	Plugins []*Plugin
 
 	// Routes are the route blocks, in declaration order, which is also their
 	// match order: the first route that matches a request wins. At least one.
@@ -139,12 +146,132 @@ type Route struct {
 	// (forward all but these); never overlaps ForwardHeaders.
 	DropHeaders []string
 
+	// Filters are the plugins the route runs on each of its connections,
+	// from the filters attribute, in order from the client to the
+	// upstream: handshakes and client messages go through Filters[0]
+	// first, upstream messages through it last. A plugin appears at most
+	// once. Default nil: no filter.
+	Filters []*Plugin
+
 	// Limits are the global limits overridden, attribute by attribute, by
 	// the route's own limits block.
 	Limits Limits
 
 	// DeclRange is the range of the block's header, `route "name"`.
 	DeclRange hcl.Range
+}
+
+// Plugin is a plugin block: a WebAssembly filter module, checked against
+// the plugin ABI (sdk/ABI.md) at load time, and the settings of its
+// sandbox. Routes run plugins through their filters attribute.
+type Plugin struct {
+	// Name is the block label. Names are unique among plugins; routes name
+	// plugins by it in filters.
+	Name string
+
+	// WasmPath is the path of the module (wasm), resolved against the
+	// directory of the file that declares the block: absolute, or relative
+	// to the working directory when the configuration's path was.
+	WasmPath string
+
+	// Wasm is the module, read at load time, so that the plugin runs the
+	// module that was checked even if the file changes. Required.
+	Wasm []byte
+
+	// Info is what plugins.Inspect found in the module: the hooks it
+	// exports and whether it imports WASI.
+	Info *plugins.ModuleInfo
+
+	// Config is the config attribute as JSON, given to the plugin by the
+	// config_get host function. "null" when config is absent or null.
+	Config []byte
+
+	// Instances is how many instances of the module serve connections
+	// (instances). From 1 to 1024. Default runtime.GOMAXPROCS(0), capped
+	// at 1024.
+	Instances int
+
+	// MemoryLimit caps the linear memory of each instance, in bytes
+	// (memory_limit), rounded up to a whole number of 64 KiB Wasm pages.
+	// Default 64 MiB. From 64 KiB to 4 GiB.
+	MemoryLimit int64
+
+	// Timeout is the deadline of each call into the plugin (timeout).
+	// Default 5ms. Greater than 0, at most 10s.
+	Timeout time.Duration
+
+	// OnError is what happens to the plugin's connections when a call into
+	// it fails (on_error). Default OnErrorClose.
+	OnError OnError
+
+	// Sandbox is how Timeout is enforced (sandbox). Default SandboxChecked.
+	Sandbox Sandbox
+
+	// KVNamespace names the key-value store the plugin's kv_* host
+	// functions use (kv_namespace); plugins with the same namespace share
+	// one store. Default: the plugin's Name.
+	KVNamespace string
+
+	// CacheDir is the directory where compiled modules are kept between
+	// runs (cache_dir), resolved like WasmPath. The loader does not create
+	// it: whoever compiles the module does, if it is missing. Default "":
+	// no on-disk cache.
+	CacheDir string
+
+	// DeclRange is the range of the block's header, `plugin "name"`.
+	DeclRange hcl.Range
+}
+
+// OnError is a plugin's policy for the connections pinned to an instance
+// that failed: a trap, a missed deadline, exhausted memory, or a hook that
+// returned an error status. The instance is replaced either way.
+type OnError int
+
+const (
+	// OnErrorClose closes the connections with status 1011 (on_error =
+	// "close", the default).
+	OnErrorClose OnError = iota
+	// OnErrorPass keeps the connections open and skips the plugin for them
+	// from then on (on_error = "pass").
+	OnErrorPass
+)
+
+// String returns the policy as written in the configuration: "close" or
+// "pass".
+func (o OnError) String() string {
+	switch o {
+	case OnErrorClose:
+		return "close"
+	case OnErrorPass:
+		return "pass"
+	}
+	return "OnError(" + strconv.Itoa(int(o)) + ")"
+}
+
+// Sandbox is how a plugin's timeout is enforced.
+type Sandbox int
+
+const (
+	// SandboxChecked enforces the deadline inside a running call: a call
+	// that overruns it is stopped, even a guest stuck in a loop. It costs a
+	// little on every call (sandbox = "checked", the default).
+	SandboxChecked Sandbox = iota
+	// SandboxPlain runs calls without checks: faster, but an overrun is
+	// only detected after the call returns, and a guest stuck in a loop
+	// cannot be stopped (sandbox = "plain").
+	SandboxPlain
+)
+
+// String returns the sandbox as written in the configuration: "checked"
+// or "plain".
+func (s Sandbox) String() string {
+	switch s {
+	case SandboxChecked:
+		return "checked"
+	case SandboxPlain:
+		return "plain"
+	}
+	return "Sandbox(" + strconv.Itoa(int(s)) + ")"
 }
 
 // Limits bound what a connection may do. The zero value is not useful: use
@@ -208,4 +335,19 @@ func DefaultLimits() Limits {
 const (
 	defaultConnectTimeout   = 5 * time.Second
 	defaultHandshakeTimeout = 10 * time.Second
+)
+
+// Defaults and bounds of the plugin attributes. The default of instances
+// is runtime.GOMAXPROCS(0), capped at maxPluginInstances.
+const (
+	defaultPluginMemoryLimit = 64 << 20
+	defaultPluginTimeout     = 5 * time.Millisecond
+
+	maxPluginInstances = 1024
+	minPluginMemory    = 64 << 10 // one Wasm page
+	maxPluginMemory    = 4 << 30  // the 32-bit address space
+	maxPluginTimeout   = 10 * time.Second
+
+	// wasmPageSize is the unit memory_limit is rounded up to.
+	wasmPageSize = 64 << 10
 )

@@ -64,10 +64,12 @@ const (
 	okListener = `listener "l" { address = ":0" }`
 	okUpstream = `upstream "u" { servers = ["ws://127.0.0.1:9000"] }`
 	okRoute    = `route "r" { upstream = "u" }`
+	okPlugin   = `plugin "auth" { wasm = "ok.wasm" }`
 )
 
 func TestParse_diagnostics(t *testing.T) {
 	pki := writeTestPKI(t)
+	writeTestPlugins(t, pki)
 	tests := []struct {
 		name string
 		src  string
@@ -106,7 +108,7 @@ func TestParse_diagnostics(t *testing.T) {
 			name: "unknown block type at the top level",
 			src:  lines(okListener, okUpstream, okRoute, `backend "b" {}`),
 			want: []wantDiag{{summary: "Unsupported block type", at: "4:1",
-				detail: []string{`"backend"`, "no arguments are allowed; the allowed blocks are limits, listener, route, upstream"}}},
+				detail: []string{`"backend"`, "no arguments are allowed; the allowed blocks are limits, listener, plugin, route, upstream"}}},
 		},
 		{
 			name: "unknown attribute in a nested block",
@@ -119,22 +121,6 @@ func TestParse_diagnostics(t *testing.T) {
 				detail: []string{"In the limits block of a route, the allowed arguments are close_timeout, "}}},
 		},
 		{
-			name: "filters are refused",
-			src: lines(okListener, okUpstream,
-				`route "r" {`,
-				`  upstream = "u"`,
-				`  filters  = ["auth"]`,
-				`}`),
-			want: []wantDiag{{summary: "Unsupported argument", at: "5:3",
-				detail: []string{"Wasm filters are not supported by this version of wasmgate"}}},
-		},
-		{
-			name: "plugin block is refused",
-			src:  lines(okListener, okUpstream, okRoute, `plugin "auth" {`, `  wasm = "auth.wasm"`, `}`),
-			want: []wantDiag{{summary: "Plugin blocks are not supported", at: "4:1",
-				detail: []string{"this version of wasmgate runs no Wasm filters", `plugin "auth"`}}},
-		},
-		{
 			name: "admin block is refused",
 			src:  lines(okListener, okUpstream, okRoute, `admin { address = "127.0.0.1:9901" }`),
 			want: []wantDiag{{summary: "Admin blocks are not supported", at: "4:1",
@@ -144,7 +130,7 @@ func TestParse_diagnostics(t *testing.T) {
 			name: "variable instead of a quoted name",
 			src:  lines(okListener, okUpstream, `route "r" { upstream = u }`),
 			want: []wantDiag{{summary: "Variables not allowed", at: "3:24",
-				detail: []string{`named by a quoted string, as in upstream = "chat"`}}},
+				detail: []string{`named by a quoted string, as in upstream = "chat" or filters = ["auth"]`}}},
 		},
 		{
 			name: "value of the wrong type",
@@ -549,6 +535,178 @@ func TestParse_diagnostics(t *testing.T) {
 			want: []wantDiag{{summary: "Call to unknown function", at: "5:14"}},
 		},
 
+		// Plugins and filters.
+		{
+			name: "unknown filter suggests a plugin",
+			src: lines(okListener, okUpstream, okPlugin,
+				`route "r" {`, `  upstream = "u"`, `  filters  = ["auth", "atuh"]`, `}`),
+			want: []wantDiag{{summary: "Unknown filter", at: "6:23",
+				detail: []string{`Route "r" names filter "atuh", but no plugin has that name. Did you mean "auth"? The declared plugins are "auth".`}}},
+		},
+		{
+			name: "unknown filter without plugins",
+			src:  lines(okListener, okUpstream, `route "r" {`, `  upstream = "u"`, `  filters  = ["auth"]`, `}`),
+			want: []wantDiag{{summary: "Unknown filter", at: "5:15",
+				detail: []string{`No plugin block is declared: a filter is the name of a plugin block, e.g. plugin "auth" { wasm = "auth.wasm" }.`}}},
+		},
+		{
+			name: "same filter twice",
+			src: lines(okListener, okUpstream, okPlugin, `plugin "log" { wasm = "ok.wasm" }`,
+				`route "r" {`, `  upstream = "u"`, `  filters  = ["auth", "log", "auth"]`, `}`),
+			want: []wantDiag{{summary: "Duplicate filter", at: "7:30",
+				detail: []string{`Route "r" lists filter "auth" twice (first as filter 1)`, "Remove one of them"}}},
+		},
+		{
+			name: "filters of the wrong type",
+			src:  lines(okListener, okUpstream, okPlugin, `route "r" {`, `  upstream = "u"`, `  filters  = "auth"`, `}`),
+			want: []wantDiag{{summary: "Unsuitable value type", at: "6:15",
+				detail: []string{`The value of filters must be a list of plugin names, e.g. ["auth", "log"]`}}},
+		},
+		{
+			name: "duplicate plugin name",
+			src:  lines(okListener, okUpstream, okPlugin, okPlugin, okRoute),
+			want: []wantDiag{{summary: "Duplicate plugin name", at: "4:1",
+				detail: []string{`A plugin named "auth" is already declared at test.hcl:3,1`}}},
+		},
+		{
+			name: "invalid plugin name",
+			src:  lines(okListener, okUpstream, `plugin "-auth" { wasm = "ok.wasm" }`, okRoute),
+			want: []wantDiag{{summary: "Invalid plugin name", at: "3:8",
+				detail: []string{`"-auth" is not a valid plugin name`}}},
+		},
+		{
+			name: "plugin without wasm",
+			src:  lines(okListener, okUpstream, `plugin "auth" {}`, `plugin "log" { wasm = "" }`, okRoute),
+			want: []wantDiag{
+				{summary: "Missing plugin module", at: "3:1", detail: []string{`Plugin "auth" has no wasm attribute.`, `e.g. wasm = "plugins/auth.wasm"`}},
+				{summary: "Missing plugin module", at: "4:23", detail: []string{`The wasm attribute of plugin "log" is empty.`}},
+			},
+		},
+		{
+			name: "missing module file",
+			src:  lines(okListener, okUpstream, `plugin "auth" { wasm = "missing.wasm" }`, okRoute),
+			want: []wantDiag{{summary: "Cannot read plugin module", at: "3:24",
+				detail: []string{"missing.wasm: no such file or directory", "relative to the directory of the configuration file"}}},
+		},
+		{
+			name: "module that is a directory",
+			src:  lines(okListener, okUpstream, `plugin "auth" { wasm = "." }`, okRoute),
+			want: []wantDiag{{summary: "Cannot read plugin module", at: "3:24",
+				detail: []string{"is not a regular file"}}},
+		},
+		{
+			name: "module that is not Wasm",
+			src:  lines(okListener, okUpstream, `plugin "auth" { wasm = "notwasm.wasm" }`, okRoute),
+			want: []wantDiag{{summary: "Invalid plugin module", at: "3:24",
+				detail: []string{"notwasm.wasm: plugin auth: not a WebAssembly module", "built against wasmgate ABI version 1", "sdk/ABI.md"}}},
+		},
+		{
+			name: "module built for ABI version 2",
+			src:  lines(okListener, okUpstream, `plugin "auth" { wasm = "v2.wasm" }`, okRoute),
+			want: []wantDiag{{summary: "Invalid plugin module", at: "3:24",
+				detail: []string{"plugin auth is built for wasmgate ABI version 2; this wasmgate supports version 1"}}},
+		},
+		{
+			name: "module without ABI version",
+			src:  lines(okListener, okUpstream, `plugin "auth" { wasm = "noversion.wasm" }`, okRoute),
+			want: []wantDiag{{summary: "Invalid plugin module", at: "3:24",
+				detail: []string{"plugin auth declares no wasmgate ABI version (export wasmgate_abi_v1)"}}},
+		},
+		{
+			name: "hook with the wrong signature",
+			src:  lines(okListener, okUpstream, `plugin "auth" { wasm = "badsig.wasm" }`, okRoute),
+			want: []wantDiag{{summary: "Invalid plugin module", at: "3:24",
+				detail: []string{"export wasmgate_on_open has signature (func (param i32) (result i32)), the ABI says (func (param i32 i32) (result i32))"}}},
+		},
+		{
+			name: "bad plugin values",
+			src: lines(okListener, okUpstream,
+				`plugin "auth" {`,
+				`  wasm         = "ok.wasm"`,
+				`  instances    = 0`,
+				`  memory_limit = "1KiB"`,
+				`  timeout      = "1m"`,
+				`  on_error     = "Close"`,
+				`  sandbox      = "strict"`,
+				`  kv_namespace = "auth store"`,
+				`  cache_dir    = "ok.wasm"`,
+				`}`,
+				okRoute),
+			want: []wantDiag{
+				{summary: "Invalid instances", at: "5:18", detail: []string{"instances = 0 is out of range: a plugin has from 1 to 1024 instances"}},
+				{summary: "Size too small", at: "6:18", detail: []string{`memory_limit must be at least 64KiB; "1KiB" is 1KiB`}},
+				{summary: "Duration too long", at: "7:18", detail: []string{`timeout must be at most 10s; "1m" is 1m0s`, "the default is 5ms"}},
+				{summary: "Invalid on_error", at: "8:18", detail: []string{`on_error = "Close" is not one of "close", "pass". Did you mean "close"?`, "status 1011"}},
+				{summary: "Invalid sandbox", at: "9:18", detail: []string{`sandbox = "strict" is not one of "checked", "plain". sandbox says`}},
+				{summary: "Invalid kv_namespace", at: "10:18", detail: []string{`"auth store" is not a valid key-value namespace`}},
+				{summary: "Invalid cache_dir", at: "11:18", detail: []string{"ok.wasm exists and is not a directory", "Leave cache_dir out"}},
+			},
+		},
+		{
+			name: "plugin values out of range",
+			src: lines(okListener, okUpstream,
+				`plugin "auth" {`,
+				`  wasm         = "ok.wasm"`,
+				`  instances    = 1025`,
+				`  memory_limit = "5GiB"`,
+				`  timeout      = "0"`,
+				`  cache_dir    = ""`,
+				`}`,
+				okRoute),
+			want: []wantDiag{
+				{summary: "Invalid instances", at: "5:18", detail: []string{"instances = 1025 is out of range"}},
+				{summary: "Size too large", at: "6:18", detail: []string{`memory_limit must be at most 4GiB; "5GiB" is 5GiB`}},
+				{summary: "Invalid duration", at: "7:18", detail: []string{"timeout must be greater than 0"}},
+				{summary: "Invalid cache_dir", at: "8:18", detail: []string{"cache_dir is empty"}},
+			},
+		},
+		{
+			name: "plugin values of the wrong type",
+			src: lines(okListener, okUpstream,
+				`plugin "auth" {`,
+				`  wasm         = ["ok.wasm"]`,
+				`  instances    = 1.5`,
+				`  memory_limit = { size = 1 }`,
+				`}`,
+				okRoute),
+			want: []wantDiag{
+				{summary: "Unsuitable value type", at: "4:18", detail: []string{"The value of wasm must be a string"}},
+				{summary: "Unsuitable value type", at: "5:18", detail: []string{"The value of instances must be a whole number, e.g. 4"}},
+				{summary: "Unsuitable value type", at: "6:18", detail: []string{`The value of memory_limit must be a string holding a size, e.g. "1MiB"`}},
+			},
+		},
+		{
+			name: "unknown attribute in a plugin block",
+			src:  lines(okListener, okUpstream, `plugin "auth" {`, `  wasm     = "ok.wasm"`, `  instance = 2`, `}`, okRoute),
+			want: []wantDiag{{summary: "Unsupported argument", at: "5:3",
+				detail: []string{`Did you mean "instances"?`, "In a plugin block, the allowed arguments are cache_dir, config, instances, kv_namespace, memory_limit, on_error, sandbox, timeout, wasm."}}},
+		},
+		{
+			name: "plugin config with an unset environment variable",
+			src:  lines(okListener, okUpstream, `plugin "auth" {`, `  wasm   = "ok.wasm"`, `  config = { secret = env("WASMGATE_TEST_SURELY_UNSET") }`, `}`, okRoute),
+			want: []wantDiag{{summary: "Error in function call", at: "5:23",
+				detail: []string{`environment variable "WASMGATE_TEST_SURELY_UNSET" is not set`}}},
+		},
+		{
+			name: "plugin config with a variable",
+			src:  lines(okListener, okUpstream, `plugin "auth" {`, `  wasm   = "ok.wasm"`, `  config = { secret = secret }`, `}`, okRoute),
+			want: []wantDiag{{summary: "Variables not allowed", at: "5:23",
+				detail: []string{"Values are literals"}}},
+		},
+		{
+			name: "every plugin mistake of a file in one pass",
+			src: lines(okListener, okUpstream,
+				`plugin "auth" { wasm = "v2.wasm" }`,
+				`plugin "log" { timeout = "1h" }`,
+				`route "r" {`, `  upstream = "u"`, `  filters  = ["auth", "log", "rate"]`, `}`),
+			want: []wantDiag{
+				{summary: "Invalid plugin module", at: "3:24"},
+				{summary: "Missing plugin module", at: "4:1"},
+				{summary: "Duration too long", at: "4:26"},
+				{summary: "Unknown filter", at: "7:30"},
+			},
+		},
+
 		// One pass.
 		{
 			name: "every mistake of a file in one pass",
@@ -580,7 +738,7 @@ func TestParse_diagnostics(t *testing.T) {
 				t.Fatal("Parse did not return the parsed file")
 			}
 			checkDiags(t, diags, tt.want)
-			if diags.HasErrors() && (cfg.Listeners != nil || cfg.Routes != nil || cfg.Upstreams != nil) {
+			if diags.HasErrors() && (cfg.Listeners != nil || cfg.Routes != nil || cfg.Upstreams != nil || cfg.Plugins != nil) {
 				t.Error("a failed Parse returned more than Files")
 			}
 		})

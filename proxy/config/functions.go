@@ -13,10 +13,14 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 )
 
-// maxFileSize bounds every file the configuration reads: configuration
-// files, file() arguments, certificates, keys and CA bundles. Anything
-// larger is a mistake (or a device such as /dev/zero).
-const maxFileSize = 4 << 20
+// maxFileSize bounds every file the configuration reads but plugin
+// modules: configuration files, file() arguments, certificates, keys and CA
+// bundles. Anything larger is a mistake. maxWasmSize bounds plugin modules,
+// which compilers make large.
+const (
+	maxFileSize = 4 << 20
+	maxWasmSize = 128 << 20
+)
 
 // evalContext is the context of every expression in a file whose relative
 // paths resolve against baseDir: no variables, and the functions env and
@@ -95,6 +99,12 @@ func resolvePath(baseDir, path string) string {
 // readFile reads a regular file of at most maxFileSize bytes. Its errors
 // name the path.
 func readFile(path string) ([]byte, error) {
+	return readFileMax(path, maxFileSize)
+}
+
+// readFileMax reads a regular file of at most limit bytes. Its errors name
+// the path.
+func readFileMax(path string, limit int64) ([]byte, error) {
 	if path == "" {
 		return nil, errors.New("empty file name")
 	}
@@ -111,12 +121,12 @@ func readFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	if len(b) > maxFileSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxFileSize)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
 	}
 	return b, nil
 }

@@ -1,16 +1,19 @@
 package config
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 )
 
 // FuzzParse checks that no source, however broken, makes Parse panic, and
 // that whatever Parse accepts is fully resolved.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"example.hcl", "diagnostics/typos.hcl", "diagnostics/structure.hcl"} {
+	for _, name := range []string{"example.hcl", "diagnostics/typos.hcl", "diagnostics/structure.hcl", "diagnostics/plugins.hcl"} {
 		src, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -18,8 +21,11 @@ func FuzzParse(f *testing.F) {
 		f.Add(src)
 	}
 	f.Add([]byte(lines(okListener, okUpstream, okRoute)))
-	// Relative paths resolve against an empty directory.
+	f.Add([]byte(lines(okListener, okUpstream, okPlugin, `route "r" {`, `  upstream = "u"`, `  filters  = ["auth"]`, `}`)))
+	// Relative paths resolve against a directory that holds nothing but
+	// the modules of writeTestPlugins.
 	dir := f.TempDir()
+	writeTestPlugins(f, dir)
 	f.Fuzz(func(t *testing.T, src []byte) {
 		cfg, diags := Parse(src, "fuzz.hcl", dir)
 		if cfg == nil {
@@ -34,7 +40,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		if diags.HasErrors() {
-			if cfg.Listeners != nil || cfg.Upstreams != nil || cfg.Routes != nil {
+			if cfg.Listeners != nil || cfg.Upstreams != nil || cfg.Routes != nil || cfg.Plugins != nil {
 				t.Fatal("a failed Parse returned more than Files")
 			}
 			return
@@ -56,6 +62,27 @@ func FuzzParse(f *testing.F) {
 			}
 			if l := r.Limits; l.MaxFrameSize <= 0 || l.MaxFrameSize > l.MaxMessageSize {
 				t.Fatalf("route %q: frame size %d, message size %d", r.Name, l.MaxFrameSize, l.MaxMessageSize)
+			}
+			for _, p := range r.Filters {
+				if !slices.Contains(cfg.Plugins, p) {
+					t.Fatalf("route %q: filter %q is not among the plugins", r.Name, p.Name)
+				}
+			}
+		}
+		for _, p := range cfg.Plugins {
+			switch {
+			case len(p.Wasm) == 0 || p.Info == nil:
+				t.Fatalf("plugin %q: no module", p.Name)
+			case !json.Valid(p.Config):
+				t.Fatalf("plugin %q: config %q is not JSON", p.Name, p.Config)
+			case p.Instances < 1 || p.Instances > 1024:
+				t.Fatalf("plugin %q: %d instances", p.Name, p.Instances)
+			case p.MemoryLimit < 64<<10 || p.MemoryLimit > 4<<30 || p.MemoryLimit%(64<<10) != 0:
+				t.Fatalf("plugin %q: memory limit %d", p.Name, p.MemoryLimit)
+			case p.Timeout <= 0 || p.Timeout > 10*time.Second:
+				t.Fatalf("plugin %q: timeout %v", p.Name, p.Timeout)
+			case !validName(p.KVNamespace):
+				t.Fatalf("plugin %q: kv namespace %q", p.Name, p.KVNamespace)
 			}
 		}
 	})

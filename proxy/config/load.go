@@ -17,8 +17,9 @@ import (
 // Load reads the configuration at path: one .hcl file, or every *.hcl file
 // of a directory (not its subdirectories, and not files whose name starts
 // with a dot) in lexical order, merged as one configuration. Relative paths
-// in a file (file(), cert_file, key_file, ca_file) resolve against the
-// file's directory.
+// in a file (file(), cert_file, key_file, ca_file, wasm, cache_dir) resolve
+// against the file's directory. Plugin modules are read and checked against
+// the plugin ABI; nothing is compiled to machine code and no instance runs.
 //
 // On success the diagnostics hold at most warnings. When they hold an
 // error, the returned Config is still non-nil but holds only Files, so that
@@ -72,7 +73,7 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 // Parse parses and validates configuration source held in memory, such as
 // an embedded default configuration. filename names the source in
 // diagnostics; baseDir is the directory against which relative paths
-// (file(), cert_file, key_file, ca_file) resolve.
+// (file(), cert_file, key_file, ca_file, wasm, cache_dir) resolve.
 //
 // The results are those of Load: on error the Config holds only Files.
 func Parse(src []byte, filename, baseDir string) (*Config, hcl.Diagnostics) {
@@ -108,6 +109,8 @@ type loader struct {
 	listenAddrs []listenAddr
 	upstreams   []*Upstream
 	upstreamAt  map[string]*Upstream
+	plugins     []*Plugin
+	pluginAt    map[string]*Plugin
 	routeAt     map[string]hcl.Range
 	written     map[string]int // blocks written, by type
 	routes      []pendingRoute
@@ -115,7 +118,7 @@ type loader struct {
 }
 
 // pendingRoute is a route block waiting for every file to be read, since it
-// refers to listeners and upstreams by name.
+// refers to listeners, upstreams and plugins by name.
 type pendingRoute struct {
 	body *routeBody
 	ctx  *hcl.EvalContext
@@ -127,6 +130,7 @@ func newLoader() *loader {
 		order:      map[string]int{},
 		listenerAt: map[string]*Listener{},
 		upstreamAt: map[string]*Upstream{},
+		pluginAt:   map[string]*Plugin{},
 		routeAt:    map[string]hcl.Range{},
 		written:    map[string]int{},
 	}
@@ -148,7 +152,8 @@ func (l *loader) loadFile(path, baseDir string) {
 }
 
 // parse parses one file, decodes its blocks, and checks those that stand on
-// their own: listeners and upstreams. Routes and limits wait for finish.
+// their own: listeners, upstreams and plugins. Routes and limits wait for
+// finish.
 func (l *loader) parse(src []byte, filename, baseDir string) {
 	f, diags := l.parser.ParseHCL(src, filename)
 	l.diags = append(l.diags, diags...)
@@ -187,16 +192,13 @@ func (l *loader) parse(src []byte, filename, baseDir string) {
 	for _, b := range fb.Upstreams {
 		l.addUpstream(b, baseDir)
 	}
+	for _, b := range fb.Plugins {
+		l.addPlugin(b, baseDir, ctx)
+	}
 	for _, b := range fb.Routes {
 		l.routes = append(l.routes, pendingRoute{body: b, ctx: ctx})
 	}
 	l.limits = append(l.limits, fb.Limits...)
-	for _, b := range fb.Plugins {
-		l.errorf(b.DefRange, "Plugin blocks are not supported",
-			"this version of wasmgate runs no Wasm filters, so it cannot load "+
-				"plugins. Remove the plugin %q block, and any filters attribute of a "+
-				"route.", b.Name)
-	}
 	for _, b := range fb.Admins {
 		l.errorf(b.DefRange, "Admin blocks are not supported",
 			"this version of wasmgate has no admin listener. Remove the admin "+
@@ -243,6 +245,7 @@ func (l *loader) finish() (*Config, hcl.Diagnostics) {
 	}
 	cfg.Listeners = l.listeners
 	cfg.Upstreams = l.upstreams
+	cfg.Plugins = l.plugins
 	cfg.Routes = routes
 	cfg.Limits = global
 	return cfg, l.diags

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasmgate/wasmgate/internal/wasmbin"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of TestLoad_golden")
@@ -19,18 +21,45 @@ func TestLoad_golden(t *testing.T) {
 	tests := []struct {
 		name string
 		path string // file or directory under testdata/diagnostics
+		// plugins is set for a file that names the modules of
+		// writeTestPlugins.
+		plugins bool
 	}{
 		{name: "typos", path: "typos.hcl"},
 		{name: "limits", path: "limits.hcl"},
 		{name: "structure", path: "structure.hcl"},
 		{name: "syntax", path: "syntax.hcl"},
 		{name: "directory", path: "splitdir"},
+		{name: "plugins", path: "plugins.hcl", plugins: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// A slash path, so that the file names in the output are the
 			// same on every OS.
 			path := "testdata/diagnostics/" + tt.path
+			golden, err := filepath.Abs(filepath.Join("testdata", "diagnostics", strings.TrimSuffix(tt.path, ".hcl")+".golden"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.plugins {
+				// The modules are built by the test, not committed: load a
+				// copy of the file from a directory that holds them too, at
+				// the same relative path, so that the output is the same.
+				src, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tmp := t.TempDir()
+				dir := filepath.Join(tmp, "testdata", "diagnostics")
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, tt.path), src, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				writeTestPlugins(t, dir)
+				t.Chdir(tmp)
+			}
 			cfg, diags := Load(path)
 			if !diags.HasErrors() {
 				t.Fatalf("Load(%s) succeeded; the golden configurations are broken on purpose", path)
@@ -39,7 +68,6 @@ func TestLoad_golden(t *testing.T) {
 			if err := cfg.WriteDiagnostics(&got, diags); err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "diagnostics", strings.TrimSuffix(tt.path, ".hcl")+".golden")
 			if *update {
 				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
@@ -148,12 +176,31 @@ func TestLoad_errors(t *testing.T) {
 }
 
 // TestLoad_example loads the complete example of docs/configuration.md,
-// next to a generated certificate, key and CA.
+// next to a generated certificate, key and CA, and a plugin module.
 func TestLoad_example(t *testing.T) {
 	dir := writeTestPKI(t)
+	if err := os.Mkdir(filepath.Join(dir, "plugins"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	auth := wasmbin.ABIv1()
+	auth.Funcs = append(auth.Funcs, wasmbin.Func{
+		Export: "wasmgate_on_open", Params: []byte{wasmbin.I32, wasmbin.I32}, Results: []byte{wasmbin.I32},
+		Body: wasmbin.I32Const(0),
+	})
+	if err := os.WriteFile(filepath.Join(dir, "plugins", "auth.wasm"), auth.Encode(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AUTH_SECRET", "s3cret")
 	src, err := os.ReadFile(filepath.Join("testdata", "example.hcl"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, append([]byte("```hcl\n"), src...)) {
+		t.Error("docs/configuration.md does not show testdata/example.hcl as it is: copy it into the Complete example section")
 	}
 	path := filepath.Join(dir, "wasmgate.hcl")
 	if err := os.WriteFile(path, src, 0o644); err != nil {
@@ -177,6 +224,19 @@ func TestLoad_example(t *testing.T) {
 	}
 	if feed.MaxMessageSize != 16<<20 || feed.MaxFrameSize != 1<<20 || feed.PingInterval != 0 {
 		t.Errorf("route feed limits = %+v", feed)
+	}
+	if len(cfg.Plugins) != 1 {
+		t.Fatalf("got %d plugins, want 1", len(cfg.Plugins))
+	}
+	p := cfg.Plugins[0]
+	if f := cfg.Routes[0].Filters; len(f) != 1 || f[0] != p || cfg.Routes[1].Filters != nil {
+		t.Errorf("filters = %v and %v, want the plugin on route chat-acme only", f, cfg.Routes[1].Filters)
+	}
+	if want := `{"issuer":"https://id.example.com","secret":"s3cret"}`; string(p.Config) != want {
+		t.Errorf("plugin config = %s, want %s", p.Config, want)
+	}
+	if p.Instances != 4 || p.MemoryLimit != 16<<20 || p.Timeout != 10*time.Millisecond || !p.Info.Hooks.Open {
+		t.Errorf("plugin = %+v", p)
 	}
 }
 

@@ -1,13 +1,20 @@
 package config
 
 import (
+	"bytes"
 	"crypto/tls"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/wasmgate/wasmgate/plugins"
 )
 
 // lines joins source lines, so that a test's line numbers are the indexes
@@ -30,7 +37,9 @@ func mustParse(t *testing.T, src, baseDir string) (*Config, hcl.Diagnostics) {
 
 func TestParse_valid(t *testing.T) {
 	pki := writeTestPKI(t)
+	writeTestPlugins(t, pki)
 	t.Setenv("WASMGATE_TEST_HOST", "Chat.Example.COM")
+	t.Setenv("WASMGATE_TEST_SECRET", `s3cret "quoted"`)
 	t.Setenv("WASMGATE_TEST_EMPTY", "")
 
 	defaults := DefaultLimits()
@@ -376,11 +385,168 @@ func TestParse_valid(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "plugin defaults and filters",
+			src: lines(
+				`listener "public" { address = ":0" }`,
+				`upstream "chat" { servers = ["ws://127.0.0.1:9000"] }`,
+				`plugin "auth" { wasm = "ok.wasm" }`,
+				`route "chat" {`,
+				`  upstream = "chat"`,
+				`  filters  = ["auth"]`,
+				`}`,
+				`route "plain" {`,
+				`  upstream = "chat"`,
+				`  path     = "/plain"`,
+				`  filters  = []`,
+				`}`,
+				`route "null" {`,
+				`  upstream = "chat"`,
+				`  filters  = null`,
+				`}`,
+			),
+			check: func(t *testing.T, cfg *Config) {
+				if len(cfg.Plugins) != 1 {
+					t.Fatalf("got %d plugins, want 1", len(cfg.Plugins))
+				}
+				p := cfg.Plugins[0]
+				wasm, err := os.ReadFile(filepath.Join(pki, "ok.wasm"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Name != "auth" || p.WasmPath != filepath.Join(pki, "ok.wasm") || !bytes.Equal(p.Wasm, wasm) {
+					t.Errorf("plugin %q: path %q, %d bytes of module", p.Name, p.WasmPath, len(p.Wasm))
+				}
+				if p.Info == nil || p.Info.WASI || p.Info.Hooks != (plugins.Hooks{}) {
+					t.Errorf("Info = %+v, want no hooks and no WASI", p.Info)
+				}
+				if string(p.Config) != "null" {
+					t.Errorf("Config = %s, want null", p.Config)
+				}
+				if want := min(runtime.GOMAXPROCS(0), 1024); p.Instances != want {
+					t.Errorf("Instances = %d, want %d", p.Instances, want)
+				}
+				if p.MemoryLimit != 64<<20 || p.Timeout != 5*time.Millisecond {
+					t.Errorf("MemoryLimit, Timeout = %d, %v; want 64MiB, 5ms", p.MemoryLimit, p.Timeout)
+				}
+				if p.OnError != OnErrorClose || p.Sandbox != SandboxChecked || p.KVNamespace != "auth" || p.CacheDir != "" {
+					t.Errorf("OnError %v, Sandbox %v, KVNamespace %q, CacheDir %q", p.OnError, p.Sandbox, p.KVNamespace, p.CacheDir)
+				}
+				if got := p.DeclRange.String(); got != "test.hcl:3,1-14" {
+					t.Errorf("DeclRange = %s", got)
+				}
+				if f := cfg.Routes[0].Filters; len(f) != 1 || f[0] != p {
+					t.Errorf("route chat filters = %v, want the plugin", f)
+				}
+				for _, r := range cfg.Routes[1:] {
+					if r.Filters != nil {
+						t.Errorf("route %s filters = %#v, want nil", r.Name, r.Filters)
+					}
+				}
+			},
+		},
+		{
+			name: "every plugin attribute",
+			src: lines(
+				`listener "public" { address = ":0" }`,
+				`upstream "chat" { servers = ["ws://127.0.0.1:9000"] }`,
+				`plugin "auth" {`,
+				`  wasm         = "hooks.wasm"`,
+				`  config       = {`,
+				`    secret = env("WASMGATE_TEST_SECRET")`,
+				`    rooms  = ["lobby", "ops"]`,
+				`    limits = { burst = 10, rate = 2.5, strict = true, note = null }`,
+				`  }`,
+				`  instances    = 2`,
+				`  memory_limit = "100KB"`,
+				`  timeout      = "250ms"`,
+				`  on_error     = "pass"`,
+				`  sandbox      = "plain"`,
+				`  kv_namespace = "shared"`,
+				`  cache_dir    = "cache/wasm"`,
+				`}`,
+				`plugin "log" {`,
+				`  wasm         = "ok.wasm"`,
+				`  config       = "verbose"`,
+				`  memory_limit = "4GiB"`,
+				`  timeout      = "10s"`,
+				`  on_error     = "close"`,
+				`  sandbox      = "checked"`,
+				`  kv_namespace = "shared"`,
+				`}`,
+				`plugin "unused" {`,
+				`  wasm   = "ok.wasm"`,
+				`  config = null`,
+				`}`,
+				`route "chat" {`,
+				`  upstream = "chat"`,
+				`  filters  = ["log", "auth"]`,
+				`}`,
+			),
+			check: func(t *testing.T, cfg *Config) {
+				if len(cfg.Plugins) != 3 {
+					t.Fatalf("got %d plugins, want 3", len(cfg.Plugins))
+				}
+				auth, log, unused := cfg.Plugins[0], cfg.Plugins[1], cfg.Plugins[2]
+				if want := `{"limits":{"burst":10,"note":null,"rate":2.5,"strict":true},"rooms":["lobby","ops"],"secret":"s3cret \"quoted\""}`; string(auth.Config) != want {
+					t.Errorf("auth Config = %s\nwant %s", auth.Config, want)
+				}
+				if !json.Valid(auth.Config) {
+					t.Error("auth Config is not JSON")
+				}
+				if auth.Info == nil || !auth.Info.WASI || !auth.Info.Hooks.Open || auth.Info.Hooks.Messages {
+					t.Errorf("auth Info = %+v, want on_open and WASI", auth.Info)
+				}
+				if auth.Instances != 2 || auth.MemoryLimit != 2*65536 || auth.Timeout != 250*time.Millisecond {
+					t.Errorf("auth Instances %d, MemoryLimit %d, Timeout %v", auth.Instances, auth.MemoryLimit, auth.Timeout)
+				}
+				if auth.OnError != OnErrorPass || auth.Sandbox != SandboxPlain || auth.KVNamespace != "shared" {
+					t.Errorf("auth OnError %v, Sandbox %v, KVNamespace %q", auth.OnError, auth.Sandbox, auth.KVNamespace)
+				}
+				if want := filepath.Join(pki, "cache", "wasm"); auth.CacheDir != want {
+					t.Errorf("auth CacheDir = %q, want %q", auth.CacheDir, want)
+				}
+				if _, err := os.Stat(auth.CacheDir); !os.IsNotExist(err) {
+					t.Errorf("loading created or found the cache directory: %v", err)
+				}
+				if string(log.Config) != `"verbose"` || log.MemoryLimit != 4<<30 || log.Timeout != 10*time.Second {
+					t.Errorf("log Config %s, MemoryLimit %d, Timeout %v", log.Config, log.MemoryLimit, log.Timeout)
+				}
+				if log.OnError != OnErrorClose || log.Sandbox != SandboxChecked || log.KVNamespace != "shared" {
+					t.Errorf("log OnError %v, Sandbox %v, KVNamespace %q", log.OnError, log.Sandbox, log.KVNamespace)
+				}
+				if string(unused.Config) != "null" || unused.KVNamespace != "unused" {
+					t.Errorf("unused Config %s, KVNamespace %q", unused.Config, unused.KVNamespace)
+				}
+				if f := cfg.Routes[0].Filters; len(f) != 2 || f[0] != log || f[1] != auth {
+					t.Errorf("filters = %v, want log then auth", f)
+				}
+			},
+		},
+		{
+			name: "absolute module path and memory_limit rounding",
+			src: lines(
+				`listener "public" { address = ":0" }`,
+				`upstream "chat" { servers = ["ws://127.0.0.1:9000"] }`,
+				`plugin "auth" {`,
+				`  wasm         = "${abs}"`,
+				`  memory_limit = 65537`,
+				`}`,
+				`route "chat" { upstream = "chat" }`,
+			),
+			check: func(t *testing.T, cfg *Config) {
+				p := cfg.Plugins[0]
+				if filepath.Clean(p.WasmPath) != filepath.Join(pki, "ok.wasm") || p.MemoryLimit != 2*65536 {
+					t.Errorf("WasmPath %q, MemoryLimit %d", p.WasmPath, p.MemoryLimit)
+				}
+			},
+		},
 	}
 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, _ := mustParse(t, tt.src, pki)
+			src := strings.ReplaceAll(tt.src, "${abs}", filepath.ToSlash(filepath.Join(pki, "ok.wasm")))
+			cfg, _ := mustParse(t, src, pki)
 			tt.check(t, cfg)
 		})
 	}

@@ -34,6 +34,7 @@ func (l *loader) resolveRoute(p pendingRoute, global Limits, globalFrame bool) *
 	l.routeHeaders(b, p.ctx, r)
 	l.routeOrigins(b, r)
 	l.routeHeaderLists(b, p.ctx, r)
+	r.Filters = l.routeFilters(b)
 	r.Limits = l.routeLimits(b, global, globalFrame)
 	return r
 }

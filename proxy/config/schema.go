@@ -20,12 +20,13 @@ import (
 type fileBody struct {
 	Listeners []*listenerBody `hcl:"listener,block"`
 	Upstreams []*upstreamBody `hcl:"upstream,block"`
+	Plugins   []*pluginBody   `hcl:"plugin,block"`
 	Routes    []*routeBody    `hcl:"route,block"`
 	Limits    []*limitsBody   `hcl:"limits,block"`
 
-	// Blocks DESIGN.md describes that this version refuses with a diagnostic.
-	Plugins []*pluginBody `hcl:"plugin,block"`
-	Admins  []*adminBody  `hcl:"admin,block"`
+	// A block DESIGN.md describes that this version refuses with a
+	// diagnostic.
+	Admins []*adminBody `hcl:"admin,block"`
 }
 
 type listenerBody struct {
@@ -99,6 +100,8 @@ type routeBody struct {
 	ForwardHeadersRange hcl.Range         `hcl:"forward_headers,attr_value_range"`
 	DropHeaders         []string          `hcl:"drop_headers,optional"`
 	DropHeadersRange    hcl.Range         `hcl:"drop_headers,attr_value_range"`
+	Filters             []string          `hcl:"filters,optional"`
+	FiltersRange        hcl.Range         `hcl:"filters,attr_value_range"`
 
 	Limits []*limitsBody `hcl:"limits,block"`
 }
@@ -126,14 +129,35 @@ type limitsBody struct {
 	WriteTimeoutRange     hcl.Range `hcl:"write_timeout,attr_value_range"`
 }
 
-// pluginBody and adminBody accept any content: the blocks are refused as a
-// whole, so their contents are not checked.
+// pluginBody decodes config as an expression: it takes any value, which
+// the loader evaluates and converts to JSON itself.
 type pluginBody struct {
-	Name     string    `hcl:"name,label"`
-	DefRange hcl.Range `hcl:",def_range"`
-	Remain   hcl.Body  `hcl:",remain"`
+	Name      string    `hcl:"name,label"`
+	NameRange hcl.Range `hcl:"name,label_range"`
+	DefRange  hcl.Range `hcl:",def_range"`
+
+	Wasm             *string        `hcl:"wasm,optional"`
+	WasmRange        hcl.Range      `hcl:"wasm,attr_value_range"`
+	Config           hcl.Expression `hcl:"config,optional"`
+	ConfigRange      hcl.Range      `hcl:"config,attr_value_range"`
+	Instances        *int           `hcl:"instances,optional"`
+	InstancesRange   hcl.Range      `hcl:"instances,attr_value_range"`
+	MemoryLimit      *string        `hcl:"memory_limit,optional"`
+	MemoryLimitRange hcl.Range      `hcl:"memory_limit,attr_value_range"`
+	Timeout          *string        `hcl:"timeout,optional"`
+	TimeoutRange     hcl.Range      `hcl:"timeout,attr_value_range"`
+	OnError          *string        `hcl:"on_error,optional"`
+	OnErrorRange     hcl.Range      `hcl:"on_error,attr_value_range"`
+	Sandbox          *string        `hcl:"sandbox,optional"`
+	SandboxRange     hcl.Range      `hcl:"sandbox,attr_value_range"`
+	KVNamespace      *string        `hcl:"kv_namespace,optional"`
+	KVNamespaceRange hcl.Range      `hcl:"kv_namespace,attr_value_range"`
+	CacheDir         *string        `hcl:"cache_dir,optional"`
+	CacheDirRange    hcl.Range      `hcl:"cache_dir,attr_value_range"`
 }
 
+// adminBody accepts any content: the block is refused as a whole, so its
+// contents are not checked.
 type adminBody struct {
 	DefRange hcl.Range `hcl:",def_range"`
 	Remain   hcl.Body  `hcl:",remain"`
@@ -155,6 +179,8 @@ func schemaAt(path string) (where string, schema *hcl.BodySchema, ok bool) {
 		where, v = "in an upstream block", &upstreamBody{}
 	case "upstream.tls":
 		where, v = "in the tls block of an upstream", &upstreamTLSBody{}
+	case "plugin":
+		where, v = "in a plugin block", &pluginBody{}
 	case "route":
 		where, v = "in a route block", &routeBody{}
 	case "route.limits":
@@ -220,17 +246,15 @@ func explain(diags hcl.Diagnostics, files map[string]*hcl.File) {
 				continue
 			}
 			d.Detail += " " + allowedText(path, where, schema)
-			if path == "route" && strings.Contains(d.Detail, `named "filters"`) {
-				d.Detail += " Wasm filters are not supported by this version of wasmgate."
-			}
 		case "Unsuitable value type":
 			if attr != "" {
 				d.Detail += ". The value of " + attr + " must be " + attrType(attr) + "."
 			}
 		case "Variables not allowed", "Unknown variable":
-			d.Detail += ` Values are literals: a listener or upstream is named ` +
-				`by a quoted string, as in upstream = "chat"; the functions ` +
-				`env("NAME") and file("path") are available.`
+			d.Detail += ` Values are literals: a listener, upstream or plugin ` +
+				`is named by a quoted string, as in upstream = "chat" or ` +
+				`filters = ["auth"]; the functions env("NAME") and ` +
+				`file("path") are available.`
 		}
 	}
 }
@@ -244,14 +268,18 @@ func attrType(name string) string {
 		return `a list of strings, e.g. ["https://chat.example.com"]`
 	case "forward_headers", "drop_headers":
 		return `a list of strings, e.g. ["Cookie", "Authorization"]`
+	case "filters":
+		return `a list of plugin names, e.g. ["auth", "log"]`
+	case "instances":
+		return "a whole number, e.g. 4"
 	case "headers":
 		return `an object of header names and string values, e.g. { "X-Tenant" = "acme" }`
 	case "insecure_skip_verify":
 		return "true or false"
-	case "max_message_size", "max_frame_size", "max_header_size":
+	case "max_message_size", "max_frame_size", "max_header_size", "memory_limit":
 		return `a string holding a size, e.g. "1MiB"`
 	case "connect_timeout", "handshake_timeout", "idle_timeout", "ping_interval",
-		"pong_timeout", "close_timeout", "write_timeout":
+		"pong_timeout", "close_timeout", "write_timeout", "timeout":
 		return `a string holding a duration, e.g. "30s"`
 	}
 	return "a string"
@@ -264,8 +292,8 @@ func allowedText(path, where string, schema *hcl.BodySchema) string {
 		attrs = append(attrs, a.Name)
 	}
 	for _, b := range schema.Blocks {
-		if path == "" && (b.Type == "plugin" || b.Type == "admin") {
-			continue // refused: do not advertise them
+		if path == "" && b.Type == "admin" {
+			continue // refused: do not advertise it
 		}
 		blocks = append(blocks, b.Type)
 	}

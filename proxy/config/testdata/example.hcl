@@ -29,6 +29,16 @@ upstream "feed" {
   servers = ["ws://127.0.0.1:9000"]
 }
 
+# A Wasm filter: a module built against the plugin ABI (sdk/ABI.md), given
+# its configuration as JSON.
+plugin "auth" {
+  wasm         = "plugins/auth.wasm"
+  config       = { issuer = "https://id.example.com", secret = env("AUTH_SECRET") }
+  instances    = 4
+  memory_limit = "16MiB"
+  timeout      = "10ms"
+}
+
 # Routes match in order: the first that matches wins, so the most specific
 # comes first.
 route "chat-acme" {
@@ -39,6 +49,7 @@ route "chat-acme" {
   upstream        = "chat"
   origins         = ["https://chat.example.com"]
   forward_headers = ["Cookie", "Authorization", "X-Tenant"]
+  filters         = ["auth"]
   limits {
     max_message_size = "1MiB"
     idle_timeout     = "5m"

@@ -14,10 +14,6 @@ upstream "chat" {
   servers = ["ws://127.0.0.1:9000", "https://10.0.0.2", "wss://10.0.0.3#x"]
 }
 
-plugin "auth" {
-  wasm = "auth.wasm"
-}
-
 route "chat" {
   listener   = "public"
   host       = "chat.example.com:443"
