@@ -141,6 +141,11 @@ const (
 	MetricGauge   = 1
 )
 
+// KVAddFull is the result of kv_add when the key-value store could not
+// take a new key: -2^63, a value no counter can hold (kv_add traps rather
+// than reach it).
+const KVAddFull = -1 << 63
+
 // MinTickPeriodMillis is the shortest period tick_set accepts.
 const MinTickPeriodMillis = 10
 

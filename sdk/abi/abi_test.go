@@ -120,7 +120,7 @@ func TestImportsMatchSpec(t *testing.T) {
 // constants.
 var valueNames = map[string]int{
 	"OK": OK, "ERR_NOT_FOUND": ErrNotFound, "ERR_INVALID_ARGUMENT": ErrInvalidArgument,
-	"ERR_TOO_LARGE": ErrTooLarge, "ERR_WRONG_HOOK": ErrWrongHook,
+	"ERR_TOO_LARGE": ErrTooLarge, "ERR_WRONG_HOOK": ErrWrongHook, "KV_ADD_FULL": KVAddFull,
 	"ACTION_CONTINUE": ActionContinue, "ACTION_REJECT": ActionReject,
 	"OPEN_TLS": OpenTLS, "OPEN_REOPEN": OpenReopen,
 	"DIR_UPSTREAM_TO_CLIENT": DirUpstreamToClient,
