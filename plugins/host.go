@@ -1,0 +1,269 @@
+package plugins
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// Defaults of a Spec's zero fields.
+const (
+	DefaultMemoryLimit = 64 << 20
+	DefaultTimeout     = 5 * time.Millisecond
+	// DefaultStartTimeout bounds an instance's start: _initialize and
+	// wasmgate_on_start. A Go guest's runtime takes milliseconds to start,
+	// far more than a hook's deadline.
+	DefaultStartTimeout = 10 * time.Second
+)
+
+// pageSize is the size of a Wasm memory page.
+const pageSize = 64 << 10
+
+// Spec describes one plugin to load.
+type Spec struct {
+	// Name names the plugin in logs, metrics and errors.
+	Name string
+	// Wasm is the module's binary.
+	Wasm []byte
+	// Config is given to the plugin by config_get: JSON, "null" when empty.
+	Config []byte
+	// Instances is the size of the instance pool; 0 means GOMAXPROCS.
+	Instances int
+	// MemoryLimit caps each instance's linear memory, in bytes (rounded up
+	// to whole pages); 0 means DefaultMemoryLimit.
+	MemoryLimit int64
+	// Timeout is the deadline of each hook call; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// FailOpen is on_error = "pass": after a fault, the connections pinned
+	// to the failed instance skip this plugin instead of closing with 1011.
+	FailOpen bool
+	// Plain selects the plain sandbox: calls are not interrupted at their
+	// deadline (cheaper), an overrun is a fault only once the call returns,
+	// and a guest stuck in a loop cannot be stopped. The default, checked,
+	// interrupts a call at its deadline.
+	Plain bool
+	// KVNamespace separates this plugin's keys in the shared store;
+	// plugins with the same namespace share keys. "" means Name.
+	KVNamespace string
+	// CacheDir is a directory for wazero's on-disk compilation cache; ""
+	// keeps compiled code in memory only (shared by the Host).
+	CacheDir string
+}
+
+// HostOptions configure a Host. The zero value is usable.
+type HostOptions struct {
+	// Logger receives the plugins' log lines and the host's own; nil
+	// means slog.Default().
+	Logger *slog.Logger
+	// KV is the key-value store of kv_*; nil means a NewMemoryKV with
+	// default limits.
+	KV KV
+	// Metrics receives the plugins' metrics; nil means a new registry.
+	Metrics *Metrics
+	// StartTimeout bounds each instance's start; 0 means
+	// DefaultStartTimeout.
+	StartTimeout time.Duration
+}
+
+// A Host loads and runs plugins. It owns their compiled code, their
+// instances, the shared key-value store and the metrics registry.
+type Host struct {
+	opts  HostOptions
+	log   *slog.Logger
+	cache wazero.CompilationCache
+
+	mu      sync.Mutex
+	dirs    map[string]wazero.CompilationCache
+	plugins []*Plugin
+	closed  bool
+}
+
+// NewHost makes a Host.
+func NewHost(opts HostOptions) *Host {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.KV == nil {
+		opts.KV = NewMemoryKV(MemoryKVLimits{})
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics()
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = DefaultStartTimeout
+	}
+	return &Host{
+		opts:  opts,
+		log:   opts.Logger,
+		cache: wazero.NewCompilationCache(),
+		dirs:  map[string]wazero.CompilationCache{},
+	}
+}
+
+// KV returns the host's key-value store.
+func (h *Host) KV() KV { return h.opts.KV }
+
+// Metrics returns the host's metrics registry.
+func (h *Host) Metrics() *Metrics { return h.opts.Metrics }
+
+// ErrHostClosed is returned by Load after Close.
+var ErrHostClosed = errors.New("plugin host closed")
+
+// compilationCache returns the cache for dir, creating it once.
+func (h *Host) compilationCache(dir string) (wazero.CompilationCache, error) {
+	if dir == "" {
+		return h.cache, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c, ok := h.dirs[dir]; ok {
+		return c, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("compilation cache: %w", err)
+	}
+	c, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("compilation cache %s: %w", dir, err)
+	}
+	h.dirs[dir] = c
+	return c, nil
+}
+
+// Load compiles spec's module, checks it against the ABI, and starts its
+// pool of instances: each runs _initialize and wasmgate_on_start. An error
+// from any of them refuses the plugin.
+func (h *Host) Load(ctx context.Context, spec Spec) (*Plugin, error) {
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return nil, ErrHostClosed
+	}
+	spec = withDefaults(spec)
+	cache, err := h.compilationCache(spec.CacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
+	}
+	pages := uint32((spec.MemoryLimit + pageSize - 1) / pageSize)
+	cfg := wazero.NewRuntimeConfig().
+		WithCompilationCache(cache).
+		WithMemoryLimitPages(pages).
+		WithCloseOnContextDone(!spec.Plain)
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	p := &Plugin{host: h, spec: spec, rt: rt, log: h.log.With("plugin", spec.Name)}
+	if err := p.compile(ctx); err != nil {
+		rt.Close(ctx) //nolint:errcheck // the compile error is the one to report
+		return nil, err
+	}
+	p.slots = make([]*slot, spec.Instances)
+	for i := range p.slots {
+		s := &slot{plugin: p, index: i, conns: map[uint32]*binding{}, ticks: map[uint32]*ticker{}}
+		p.slots[i] = s
+		inst, err := p.newInstance(ctx, s)
+		if err != nil {
+			p.Close(ctx) //nolint:errcheck // the start error is the one to report
+			return nil, err
+		}
+		s.inst = inst
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		p.Close(ctx) //nolint:errcheck // refused anyway
+		return nil, ErrHostClosed
+	}
+	h.plugins = append(h.plugins, p)
+	h.mu.Unlock()
+	return p, nil
+}
+
+func withDefaults(s Spec) Spec {
+	if s.Instances <= 0 {
+		s.Instances = runtime.GOMAXPROCS(0)
+	}
+	if s.MemoryLimit <= 0 {
+		s.MemoryLimit = DefaultMemoryLimit
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = DefaultTimeout
+	}
+	if s.KVNamespace == "" {
+		s.KVNamespace = s.Name
+	}
+	if len(s.Config) == 0 {
+		s.Config = []byte("null")
+	}
+	return s
+}
+
+// compile compiles the module, checks it, and instantiates the host
+// modules it imports.
+func (p *Plugin) compile(ctx context.Context) error {
+	name := p.spec.Name
+	if _, err := Inspect(ctx, name, p.spec.Wasm); err != nil {
+		return err
+	}
+	cm, err := p.rt.CompileModule(ctx, p.spec.Wasm)
+	if err != nil {
+		return fmt.Errorf("plugin %s: %w: %v", name, ErrInvalidModule, err)
+	}
+	info, err := checkModule(name, cm)
+	if err != nil {
+		return err
+	}
+	p.compiled, p.info = cm, info
+	if info.WASI {
+		if _, err := wasi_snapshot_preview1.Instantiate(ctx, p.rt); err != nil {
+			return fmt.Errorf("plugin %s: WASI: %w", name, err)
+		}
+	}
+	if err := instantiateHostModule(ctx, p.rt); err != nil {
+		return fmt.Errorf("plugin %s: host functions: %w", name, err)
+	}
+	return nil
+}
+
+// moduleConfig is the configuration of each instance: no arguments, no
+// files, real clocks and randomness, and stdout and stderr into the log.
+func (p *Plugin) moduleConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithRandSource(rand.Reader).
+		WithStdout(&logWriter{log: p.log, level: slog.LevelInfo, stream: "stdout"}).
+		WithStderr(&logWriter{log: p.log, level: slog.LevelWarn, stream: "stderr"})
+}
+
+// Close stops every plugin and releases the compiled code. Connections
+// still open get no more hook calls.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	ps := h.plugins
+	h.plugins = nil
+	dirs := h.dirs
+	h.dirs = map[string]wazero.CompilationCache{}
+	h.mu.Unlock()
+	var errs []error
+	for _, p := range ps {
+		errs = append(errs, p.Close(ctx))
+	}
+	for _, c := range dirs {
+		errs = append(errs, c.Close(ctx))
+	}
+	errs = append(errs, h.cache.Close(ctx))
+	return errors.Join(errs...)
+}
