@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/codec"
+	"github.com/wasmgate/wasmgate/plugins"
 	"github.com/wasmgate/wasmgate/proxy/config"
 )
 
@@ -21,6 +22,8 @@ type Proxy struct {
 	cfg       *config.Config
 	log       *slog.Logger
 	listeners []*listener
+	upstreams map[string]*upstream
+	host      *plugins.Host
 
 	ctx    context.Context // canceled on Shutdown: aborts upstream dials
 	cancel context.CancelFunc
@@ -39,8 +42,8 @@ type listener struct {
 	routes []*route
 }
 
-// New prepares a Proxy for a validated configuration. It opens no socket.
-// log may be nil.
+// New prepares a Proxy for a validated configuration. It opens no socket
+// and loads no plugin. log may be nil.
 func New(cfg *config.Config, log *slog.Logger) *Proxy {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -49,7 +52,14 @@ func New(cfg *config.Config, log *slog.Logger) *Proxy {
 	for _, u := range cfg.Upstreams {
 		ups[u.Name] = &upstream{cfg: u}
 	}
-	p := &Proxy{cfg: cfg, log: log, sessions: make(map[*session]struct{}), pending: make(map[net.Conn]struct{})}
+	p := &Proxy{
+		cfg:       cfg,
+		log:       log,
+		upstreams: ups,
+		host:      plugins.NewHost(plugins.HostOptions{Logger: log}),
+		sessions:  make(map[*session]struct{}),
+		pending:   make(map[net.Conn]struct{}),
+	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for _, l := range cfg.Listeners {
 		p.listeners = append(p.listeners, &listener{cfg: l, routes: compileRoutes(cfg, l, ups)})
@@ -57,15 +67,25 @@ func New(cfg *config.Config, log *slog.Logger) *Proxy {
 	return p
 }
 
-// Start opens every listener and starts serving. When one listener cannot
-// be opened, the ones already opened are closed and nothing is served.
+// Plugins returns the Wasm host that runs the configuration's plugins:
+// their key-value store and metrics.
+func (p *Proxy) Plugins() *plugins.Host { return p.host }
+
+// Start loads the plugins, opens every listener and starts serving. When a
+// plugin cannot be loaded or a listener cannot be opened, everything done
+// so far is undone and nothing is served.
 func (p *Proxy) Start() error {
+	if err := p.loadPlugins(); err != nil {
+		p.host.Close(context.Background()) //nolint:errcheck // the load error is the one to report
+		return err
+	}
 	for i, l := range p.listeners {
 		ln, err := net.Listen("tcp", l.cfg.Address)
 		if err != nil {
 			for _, prev := range p.listeners[:i] {
 				prev.ln.Close()
 			}
+			p.host.Close(context.Background()) //nolint:errcheck // the listen error is the one to report
 			return fmt.Errorf("listener %q: %w", l.cfg.Name, err)
 		}
 		if l.cfg.TLS != nil {
@@ -115,6 +135,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		p.conns.Wait()
 		close(done)
 	}()
+	defer p.host.Close(context.Background()) //nolint:errcheck // after the last connection: nothing is left to report to
 	select {
 	case <-done:
 		return nil
@@ -181,9 +202,15 @@ func (p *Proxy) serveConn(l *listener, nc net.Conn) {
 	}
 
 	var (
-		chosen *route
-		up     *dialResult
+		chosen  *route
+		up      *dialResult
+		filters *plugins.Conn
 	)
+	s := &session{
+		c2uDone: make(chan struct{}),
+		u2cDone: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
 	u := codec.Upgrader{
 		HandshakeTimeout: limits.HandshakeTimeout,
 		MaxHeaderBytes:   limits.MaxHeaderBytes,
@@ -196,11 +223,27 @@ func (p *Proxy) serveConn(l *listener, nc net.Conn) {
 				return nil, &codec.RejectError{Status: http.StatusForbidden, Body: "origin not allowed"}
 			}
 			chosen = r
+			target := r.upstream
+			var verdict *plugins.Verdict
+			if r.chain != nil {
+				s.peer = &filterPeer{s: s}
+				filters, verdict = r.chain.Open(p.pluginRequest(req, r), s.peer)
+				if rej := verdict.Reject; rej != nil {
+					log.Debug("handshake rejected by a filter", "route", r.cfg.Name, "status", rej.Status)
+					return nil, &codec.RejectError{Status: rej.Status, Header: rej.Header, Body: string(rej.Body)}
+				}
+				if verdict.Upstream != "" {
+					target = p.upstreams[verdict.Upstream]
+				}
+			}
 			opts := legOptions(&r.cfg.Limits)
-			res, err := r.upstream.dial(p.ctx, req, r, &opts, func(server *url.URL, err error) {
-				log.Warn("upstream dial failed", "route", r.cfg.Name, "upstream", r.upstream.cfg.Name, "server", server.String(), "err", err)
+			res, err := target.dial(p.ctx, req, r, verdict, &opts, func(server *url.URL, err error) {
+				log.Warn("upstream dial failed", "route", r.cfg.Name, "upstream", target.cfg.Name, "server", server.String(), "err", err)
 			})
 			if err != nil {
+				if filters != nil {
+					filters.Abort("upstream unavailable")
+				}
 				return nil, err
 			}
 			up = res
@@ -213,20 +256,16 @@ func (p *Proxy) serveConn(l *listener, nc net.Conn) {
 		nc.Close()
 		if up != nil {
 			up.conn.CloseNow()
+			if filters != nil {
+				filters.Abort("client handshake failed")
+			}
 		}
 		return
 	}
 
-	s := &session{
-		client:   client,
-		upstream: up.conn,
-		route:    chosen,
-		log:      log.With("route", chosen.cfg.Name, "upstream", up.server.String()),
-		start:    time.Now(),
-		c2uDone:  make(chan struct{}),
-		u2cDone:  make(chan struct{}),
-		done:     make(chan struct{}),
-	}
+	s.client, s.upstream, s.route, s.filters = client, up.conn, chosen, filters
+	s.log = log.With("route", chosen.cfg.Name, "upstream", up.server.String())
+	s.start = time.Now()
 	opts := legOptions(&chosen.cfg.Limits)
 	opts.Heartbeat = s.heartbeat
 	opts.HeartbeatInterval = heartbeatInterval(chosen.cfg.Limits.IdleTimeout)

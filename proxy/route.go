@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/wasmgate/wasmgate/codec"
+	"github.com/wasmgate/wasmgate/plugins"
 	"github.com/wasmgate/wasmgate/proxy/config"
 )
 
@@ -14,6 +15,7 @@ type route struct {
 	cfg      *config.Route
 	upstream *upstream
 	origins  map[string]bool // nil: any origin
+	chain    *plugins.Chain  // nil: no filters
 }
 
 // matches reports whether req is for this route: host, path and headers

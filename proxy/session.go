@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/codec"
+	"github.com/wasmgate/wasmgate/plugins"
 )
 
 // session is one proxied connection: the client leg, the upstream leg, and
@@ -31,6 +32,14 @@ type session struct {
 
 	c2uDone, u2cDone chan struct{} // closed when each pump has returned
 	done             chan struct{} // closed when the session is over
+
+	// filters is the connection's place in the route's chain, nil when
+	// the route has no filters; peer is what the filters act through.
+	filters *plugins.Conn
+	peer    *filterPeer
+	// ended is how the session ended, for the filters' on_close.
+	endOnce sync.Once
+	ended   closeEnd
 }
 
 // errIdle ends a pump when no message went either way for the route's idle
@@ -62,22 +71,35 @@ func (s *session) heartbeat() error {
 // new goroutine and pumpClientToUpstream in the caller's: two goroutines
 // per connection. Each leg is read only by its own pump.
 func (s *session) run() {
+	if s.peer != nil {
+		s.peer.start()
+	}
 	go s.pumpUpstreamToClient()
 	s.pumpClientToUpstream()
 	<-s.u2cDone
 	s.client.CloseNow()
 	s.upstream.CloseNow()
+	s.closeFilters()
 	close(s.done)
 }
 
 func (s *session) pumpClientToUpstream() {
 	defer close(s.c2uDone)
-	s.end(relay(s.client, s.upstream, &s.toUpstream), s.client, s.upstream)
+	s.end(s.relay(s.client, s.upstream, false, &s.toUpstream), s.client, s.upstream)
 }
 
 func (s *session) pumpUpstreamToClient() {
 	defer close(s.u2cDone)
-	s.end(relay(s.upstream, s.client, &s.toClient), s.upstream, s.client)
+	s.end(s.relay(s.upstream, s.client, true, &s.toClient), s.upstream, s.client)
+}
+
+// relay relays from src to dst: whole messages through the filters when
+// a filter of the route reads messages, frames as they come otherwise.
+func (s *session) relay(src, dst *codec.Conn, fromUpstream bool, messages *atomic.Uint64) error {
+	if s.route.chain != nil && s.route.chain.NeedsMessages() {
+		return s.relayFiltered(src, dst, fromUpstream, messages)
+	}
+	return relay(src, dst, messages)
 }
 
 // end runs when a pump's relay from src to dst stopped with err. The first
@@ -107,8 +129,19 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 	}
 	var pe *codec.ProtocolError
 	var we *writeError
+	var fe *filterCloseError
 	switch {
+	case errors.As(err, &fe):
+		// A filter closed the connection: the client gets its code, the
+		// upstream hears that the client went away.
+		s.log.Debug("closed by a filter", "code", int(fe.code), "reason", fe.reason)
+		s.recordEnd(closeEnd{code: fe.code, reason: fe.reason})
+		s.client.WriteClose(fe.code, fe.reason)                         //nolint:errcheck // closing anyway
+		s.upstream.WriteClose(codec.CloseGoingAway, "closed by filter") //nolint:errcheck // closing anyway
+		s.await(other, dst)
+		src.Close(codec.CloseGoingAway, "") //nolint:errcheck // reads src's answer
 	case closed:
+		s.recordEnd(closeEnd{byUpstream: !srcIsClient, code: ce.Code, reason: ce.Reason})
 		// A clean close: pass it on; the answer comes back through the
 		// other pump. If none comes in time, src gets its own code back.
 		s.log.Debug("close", "from", side(srcIsClient), "code", int(ce.Code), "reason", ce.Reason)
@@ -116,6 +149,7 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 		s.await(other, dst)
 		src.Close(ce.Code, "") //nolint:errcheck // ErrClosed when answered
 	case errors.Is(err, errIdle):
+		s.recordEnd(closeEnd{code: codec.CloseGoingAway, reason: "idle timeout"})
 		src.WriteClose(codec.CloseGoingAway, "idle timeout") //nolint:errcheck // closing anyway
 		dst.WriteClose(codec.CloseGoingAway, "idle timeout") //nolint:errcheck // closing anyway
 		s.await(other, dst)
@@ -123,6 +157,7 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 	case errors.As(err, &we):
 		// dst broke under a write: src is told, dst is gone.
 		s.log.Debug("write failed", "to", side(!srcIsClient), "err", we.err)
+		s.recordEnd(closeEnd{byUpstream: srcIsClient, abnormal: true, code: codec.CloseAbnormal})
 		dst.CloseNow()
 		code, reason := lostLeg(srcIsClient)
 		src.Close(code, reason) //nolint:errcheck // closing anyway
@@ -132,6 +167,7 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 		// src broke the protocol. dst hears that its peer went away; src
 		// gets the close code the violation calls for once what dst had in
 		// flight towards it was delivered.
+		s.recordEnd(closeEnd{byUpstream: !srcIsClient, code: pe.Code, reason: pe.Reason})
 		if srcIsClient {
 			s.log.Debug("client broke the protocol", "code", int(pe.Code), "reason", pe.Reason)
 			dst.WriteClose(codec.CloseGoingAway, "client failed") //nolint:errcheck // closing anyway
@@ -147,6 +183,7 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 	default:
 		// src's socket was lost, or its keepalive went unanswered.
 		s.log.Debug("connection lost", "side", side(srcIsClient), "err", err)
+		s.recordEnd(closeEnd{byUpstream: !srcIsClient, abnormal: true, code: codec.CloseAbnormal})
 		src.CloseNow()
 		code, reason := lostLeg(!srcIsClient)
 		dst.WriteClose(code, reason) //nolint:errcheck // closing anyway
@@ -187,14 +224,26 @@ func side(isClient bool) string {
 }
 
 // shutdown closes the session with 1001 on both legs, as on a proxy
-// shutdown. The pumps read the answers; legs that do not answer within the
-// close timeout are closed.
+// shutdown.
 func (s *session) shutdown() {
+	const reason = "server shutting down"
+	s.closeBoth(codec.CloseGoingAway, reason, closeEnd{code: codec.CloseGoingAway, reason: reason})
+}
+
+// closeBoth closes the session from the outside: the client gets code and
+// reason, the upstream 1001. The pumps read the answers; legs that do not
+// answer within the close timeout are closed.
+func (s *session) closeBoth(code codec.StatusCode, reason string, e closeEnd) {
 	if s.closing.Swap(true) {
 		return
 	}
-	s.client.WriteClose(codec.CloseGoingAway, "server shutting down")   //nolint:errcheck // closing anyway
-	s.upstream.WriteClose(codec.CloseGoingAway, "server shutting down") //nolint:errcheck // closing anyway
+	s.recordEnd(e)
+	upstreamReason := reason
+	if code != codec.CloseGoingAway {
+		upstreamReason = "closed by filter"
+	}
+	s.client.WriteClose(code, reason)                           //nolint:errcheck // closing anyway
+	s.upstream.WriteClose(codec.CloseGoingAway, upstreamReason) //nolint:errcheck // closing anyway
 	timer := time.NewTimer(s.route.cfg.Limits.CloseTimeout)
 	defer timer.Stop()
 	select {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wasmgate/wasmgate/codec"
+	"github.com/wasmgate/wasmgate/plugins"
 	"github.com/wasmgate/wasmgate/proxy/config"
 )
 
@@ -32,10 +33,16 @@ type dialResult struct {
 // the upstream's answer to this client. The error is a *codec.RejectError
 // carrying the status for the client: the upstream's own 4xx, 504 when
 // every failure was a timeout, 502 otherwise.
-func (u *upstream) dial(ctx context.Context, req *codec.Request, r *route, opts *codec.Options, log func(server *url.URL, err error)) (*dialResult, error) {
+//
+// verdict, when not nil, holds the filters' edits of the upstream request's
+// headers.
+func (u *upstream) dial(ctx context.Context, req *codec.Request, r *route, verdict *plugins.Verdict, opts *codec.Options, log func(server *url.URL, err error)) (*dialResult, error) {
 	servers := u.cfg.Servers
 	start := int(u.next.Add(1)-1) % len(servers)
 	header := upstreamHeader(req, r.cfg)
+	if verdict != nil {
+		verdict.Apply(header)
+	}
 	allTimeouts := true
 	for i := range servers {
 		server := servers[(start+i)%len(servers)]
