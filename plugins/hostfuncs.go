@@ -133,7 +133,7 @@ var hostFunctions = map[string]func(ctx context.Context, mod api.Module, stack [
 	abi.ImportRequestHeaders:       hostRequestHeaders,
 	abi.ImportUpstreamHeaderSet:    hostUpstreamHeader(EditSet),
 	abi.ImportUpstreamHeaderAdd:    hostUpstreamHeader(EditAdd),
-	abi.ImportUpstreamHeaderRemove: hostUpstreamHeaderRemove,
+	abi.ImportUpstreamHeaderRemove: hostUpstreamHeader(EditRemove),
 	abi.ImportUpstreamChoose:       hostUpstreamChoose,
 	abi.ImportReject:               hostReject,
 	abi.ImportRejectHeader:         hostRejectHeader,
@@ -466,41 +466,35 @@ func headerValue(b []byte) bool {
 	return true
 }
 
+// headerArgs reads the (name, value) arguments of an on_open header
+// function (the value only when withValue) and checks them; ok is false,
+// with the error code in stack[0], when they are refused.
+func headerArgs(ctx context.Context, stack []uint64, withValue bool) (c *call, name string, value []byte, ok bool) {
+	inst := current(ctx)
+	rawName := inst.read(uint32(stack[0]), uint32(stack[1]))
+	if withValue {
+		value = inst.read(uint32(stack[2]), uint32(stack[3]))
+	}
+	if c = inst.openCall(); c == nil {
+		stack[0] = negative(abi.ErrWrongHook)
+		return nil, "", nil, false
+	}
+	if name = headerName(rawName); name == "" || !headerValue(value) {
+		stack[0] = negative(abi.ErrInvalidArgument)
+		return nil, "", nil, false
+	}
+	return c, name, value, true
+}
+
 func hostUpstreamHeader(op EditOp) func(ctx context.Context, _ api.Module, stack []uint64) {
 	return func(ctx context.Context, _ api.Module, stack []uint64) {
-		inst := current(ctx)
-		rawName := inst.read(uint32(stack[0]), uint32(stack[1]))
-		value := inst.read(uint32(stack[2]), uint32(stack[3]))
-		c := inst.openCall()
-		if c == nil {
-			stack[0] = negative(abi.ErrWrongHook)
-			return
-		}
-		name := headerName(rawName)
-		if name == "" || !headerValue(value) {
-			stack[0] = negative(abi.ErrInvalidArgument)
+		c, name, value, ok := headerArgs(ctx, stack, op != EditRemove)
+		if !ok {
 			return
 		}
 		c.verdict.Edits = append(c.verdict.Edits, HeaderEdit{Op: op, Name: name, Value: string(value)})
 		stack[0] = abi.OK
 	}
-}
-
-func hostUpstreamHeaderRemove(ctx context.Context, _ api.Module, stack []uint64) {
-	inst := current(ctx)
-	rawName := inst.read(uint32(stack[0]), uint32(stack[1]))
-	c := inst.openCall()
-	if c == nil {
-		stack[0] = negative(abi.ErrWrongHook)
-		return
-	}
-	name := headerName(rawName)
-	if name == "" {
-		stack[0] = negative(abi.ErrInvalidArgument)
-		return
-	}
-	c.verdict.Edits = append(c.verdict.Edits, HeaderEdit{Op: EditRemove, Name: name})
-	stack[0] = abi.OK
 }
 
 func hostUpstreamChoose(ctx context.Context, _ api.Module, stack []uint64) {
@@ -537,17 +531,8 @@ func hostReject(ctx context.Context, _ api.Module, stack []uint64) {
 }
 
 func hostRejectHeader(ctx context.Context, _ api.Module, stack []uint64) {
-	inst := current(ctx)
-	rawName := inst.read(uint32(stack[0]), uint32(stack[1]))
-	value := inst.read(uint32(stack[2]), uint32(stack[3]))
-	c := inst.openCall()
-	if c == nil {
-		stack[0] = negative(abi.ErrWrongHook)
-		return
-	}
-	name := headerName(rawName)
-	if name == "" || !headerValue(value) {
-		stack[0] = negative(abi.ErrInvalidArgument)
+	c, name, value, ok := headerArgs(ctx, stack, true)
+	if !ok {
 		return
 	}
 	if c.rejectHeader == nil {
