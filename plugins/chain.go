@@ -159,6 +159,10 @@ type binding struct {
 	// skip is set when the plugin must not be called for this connection
 	// any more: its instance failed, or it rejected the handshake.
 	skip atomic.Bool
+	// failed is set when its instance failed and on_error is close: the
+	// connection is being closed, and no message may pass the filter
+	// unchecked meanwhile.
+	failed atomic.Bool
 }
 
 // closeInternalError is the code of connections closed after their
@@ -217,7 +221,7 @@ func (ch *Chain) Open(req *Request, peer Peer) (*Conn, *Verdict) {
 			// connection when it refuses.
 			b.skip.Store(true)
 			delete(s.conns, b.id)
-			s.setTick(b.id, 0)
+			s.setTick(nil, b.id, 0)
 			s.unlock()
 			rej := c.rejection
 			if c.closeSet {
@@ -290,7 +294,7 @@ func (c *Conn) Close(info CloseInfo) {
 			continue
 		}
 		delete(s.conns, b.id)
-		s.setTick(b.id, 0)
+		s.setTick(nil, b.id, 0)
 		inst := s.inst
 		if b.opened && inst == b.inst && inst.onClose != nil {
 			cl := &call{hook: hookClose, binding: b, closeInfo: &info}
@@ -382,6 +386,13 @@ func (c *Conn) Messages(fromUpstream bool, in []Message) *Result {
 		if len(cur) == 0 {
 			break
 		}
+		if b.failed.Load() {
+			cur = nil
+			if !res.Close {
+				res.Close, res.Code, res.Reason = true, closeInternalError, "filter "+b.plugin.spec.Name+" failed"
+			}
+			break
+		}
 		if b.skip.Load() || !b.plugin.info.Hooks.Messages {
 			continue
 		}
@@ -403,7 +414,13 @@ func (c *Conn) runBatch(d *direction, b *binding, fromUpstream bool, cur []Messa
 	s.mu.Lock()
 	inst := s.inst
 	if inst != b.inst || inst == nil || s.conns[b.id] != b {
+		// The instance failed since the check in Messages.
 		s.unlock()
+		if b.failed.Load() {
+			cl := &d.call
+			*cl = call{closeSet: true, closeCode: closeInternalError, closeReason: "filter " + b.plugin.spec.Name + " failed"}
+			return nil, list, true
+		}
 		return cur, list, false
 	}
 	if cap(d.acts) < len(cur) {

@@ -169,12 +169,15 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 	for i := range p.slots {
 		s := &slot{plugin: p, index: i, conns: map[uint32]*binding{}, ticks: map[uint32]*ticker{}}
 		p.slots[i] = s
+		// Locked: a timer set by on_start may fire before s.inst is set.
+		s.mu.Lock()
 		inst, err := p.newInstance(ctx, s)
+		s.inst = inst
+		s.mu.Unlock()
 		if err != nil {
 			p.Close(ctx) //nolint:errcheck // the start error is the one to report
 			return nil, err
 		}
-		s.inst = inst
 	}
 	h.mu.Lock()
 	if h.closed {

@@ -199,7 +199,7 @@ func hostTickSet(ctx context.Context, _ api.Module, stack []uint64) {
 		stack[0] = negative(abi.ErrNotFound)
 		return
 	}
-	s.setTick(id, time.Duration(ms)*time.Millisecond)
+	s.setTick(inst, id, time.Duration(ms)*time.Millisecond)
 	stack[0] = abi.OK
 }
 

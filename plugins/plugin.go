@@ -327,9 +327,14 @@ func (s *slot) fail(cause error, current *binding) {
 	}
 	s.stopTicks()
 	for id, b := range s.conns {
-		b.skip.Store(true)
 		delete(s.conns, id)
-		if !p.spec.FailOpen && b != current {
+		if p.spec.FailOpen {
+			b.skip.Store(true)
+			continue
+		}
+		b.failed.Store(true)
+		b.skip.Store(true)
+		if b != current {
 			s.pending = append(s.pending, deferred{conn: b.conn, close: true,
 				code: closeInternalError, reason: "filter " + p.spec.Name + " failed"})
 		}
@@ -363,8 +368,9 @@ type ticker struct {
 	stop   bool
 }
 
-// setTick starts, changes or stops the timer of context id. s.mu is held.
-func (s *slot) setTick(id uint32, period time.Duration) {
+// setTick starts, changes or stops the timer of context id, which fires
+// on inst. s.mu is held (or, while the plugin loads, s is not shared yet).
+func (s *slot) setTick(inst *instance, id uint32, period time.Duration) {
 	t := s.ticks[id]
 	if period == 0 {
 		if t != nil {
@@ -379,7 +385,7 @@ func (s *slot) setTick(id uint32, period time.Duration) {
 		t.timer.Reset(period)
 		return
 	}
-	t = &ticker{slot: s, id: id, period: period, inst: s.inst}
+	t = &ticker{slot: s, id: id, period: period, inst: inst}
 	t.timer = time.AfterFunc(period, t.fire)
 	s.ticks[id] = t
 }

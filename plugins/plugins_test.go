@@ -334,8 +334,17 @@ func TestFaults(t *testing.T) {
 					t.Errorf("the connection on the healthy instance was closed: %q", got)
 				}
 				// The connections of the failed instance skip the plugin now.
-				if res := conns[2].Messages(false, text("y")); res.Close || len(res.Forward) != 1 || p.Faults() != 1 {
-					t.Errorf("after the fault: Result %+v, Faults %d; want the message passed without a call", res, p.Faults())
+				// The other connections of the failed instance skip the plugin
+				// now (pass), or let nothing through while they close (close).
+				res = conns[2].Messages(false, text("y"))
+				if failOpen && (res.Close || len(res.Forward) != 1) {
+					t.Errorf("after the fault: Result %+v; want the message passed", res)
+				}
+				if !failOpen && (!res.Close || len(res.Forward) != 0) {
+					t.Errorf("after the fault: Result %+v; want nothing passed and a close", res)
+				}
+				if p.Faults() != 1 {
+					t.Errorf("Faults() = %d: the failed instance's connection called the plugin again", p.Faults())
 				}
 				// A new connection gets a fresh instance, which faults again
 				// (these guests always do): proof that it was called.
@@ -432,4 +441,44 @@ func TestGoGuest(t *testing.T) {
 	if got, want := string(val), "upstream 4000 done abnormal=false"; got != want {
 		t.Errorf("last_close = %q, want %q", got, want)
 	}
+}
+
+// TestPluginWideTick checks a timer set in on_start: it fires on_tick(0)
+// on the instance that set it, and on its replacement after a fault.
+func TestPluginWideTick(t *testing.T) {
+	h, _ := newHost(t)
+	start := wasmbin.Func{Export: abi.ExportOnStart, Results: i32s(1), Body: wasmbin.Concat(
+		wasmbin.I32Const(0), wasmbin.I32Const(abi.MinTickPeriodMillis), wasmbin.Call(0), wasmbin.Drop(), wasmbin.I32Const(0))}
+	tick := wasmbin.Func{Export: abi.ExportOnTick, Params: i32s(1), Body: wasmbin.Concat(
+		wasmbin.I32Const(16), wasmbin.I32Const(5), wasmbin.I64Const(1), wasmbin.I64Const(0), wasmbin.Call(1), wasmbin.Drop())}
+	p := load(t, h, Spec{Name: "ticker", Instances: 1, Wasm: rawGuest([]string{abi.ImportTickSet, abi.ImportKVAdd},
+		[]wasmbin.Data{{Offset: 16, Bytes: []byte("ticks")}}, start, tick, continueOpen, trapMessages)})
+	waitTicks := func(atLeast int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			v, _ := h.KV().Get([]byte("ticker\x00ticks"), nil)
+			var n int
+			fmt.Sscan(string(v), &n)
+			if n >= atLeast {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("ticks = %q after 10 s, want at least %d", v, atLeast)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitTicks(3)
+	// A fault replaces the instance; the new one's on_start sets its own
+	// timer.
+	c, _ := NewChain(0, p).Open(&Request{}, &recordingPeer{})
+	c.Messages(false, text("x"))
+	if p.Faults() != 1 {
+		t.Fatalf("Faults() = %d, want 1", p.Faults())
+	}
+	v, _ := h.KV().Get([]byte("ticker\x00ticks"), nil)
+	var before int
+	fmt.Sscan(string(v), &before)
+	waitTicks(before + 3)
 }
