@@ -26,7 +26,7 @@ type Chain struct {
 func NewChain(maxMessageSize int64, plugins ...*Plugin) *Chain {
 	ch := &Chain{plugins: plugins, maxMessageSize: maxMessageSize}
 	for _, p := range plugins {
-		if p.info.Hooks.Messages {
+		if p.info.Hooks.Messages || p.info.Sends {
 			ch.messages = true
 		}
 	}
@@ -34,8 +34,9 @@ func NewChain(maxMessageSize int64, plugins ...*Plugin) *Chain {
 }
 
 // NeedsMessages reports whether a filter of the chain exports
-// wasmgate_on_messages. When none does, the proxy may relay frames as they
-// come, without assembling messages.
+// wasmgate_on_messages or imports send. When none does, the proxy may
+// relay frames as they come, without assembling messages: no filter reads
+// them, and none can inject a message between the frames of one.
 func (ch *Chain) NeedsMessages() bool { return ch.messages }
 
 // Request is the client's handshake, as the filters see it.

@@ -46,6 +46,9 @@ type ModuleInfo struct {
 	Hooks Hooks
 	// WASI is set when the module imports WASI preview 1.
 	WASI bool
+	// Sends is set when the module imports send: it may inject messages
+	// at any time, from a timer or another connection's hook.
+	Sends bool
 }
 
 // Inspect checks that wasm is a plugin this host can run, without running
@@ -96,6 +99,9 @@ func checkModule(name string, cm wazero.CompiledModule) (*ModuleInfo, error) {
 		case wasiModule:
 			info.WASI = true
 		case abi.ModuleName:
+			if field == abi.ImportSend {
+				info.Sends = true
+			}
 			want, ok := abi.ImportSignatures[field]
 			if !ok {
 				return nil, fmt.Errorf("plugin %s: %w: it imports %s.%s, which ABI version %d does not have",

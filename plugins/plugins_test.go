@@ -482,3 +482,25 @@ func TestPluginWideTick(t *testing.T) {
 	fmt.Sscan(string(v), &before)
 	waitTicks(before + 3)
 }
+
+// TestNeedsMessages checks when a chain makes the proxy assemble messages:
+// a filter that reads them, or one that can send (and so could inject a
+// message between the frames of another).
+func TestNeedsMessages(t *testing.T) {
+	h, _ := newHost(t)
+	openOnly := load(t, h, Spec{Name: "open", Instances: 1, Wasm: rawGuest(nil, nil, continueOpen)})
+	sender := load(t, h, Spec{Name: "send", Instances: 1, Wasm: rawGuest([]string{abi.ImportSend}, nil, continueOpen)})
+	reader := load(t, h, Spec{Name: "read", Instances: 1, Wasm: rawGuest(nil, nil, continueOpen, passMessages)})
+	for _, tt := range []struct {
+		chain []*Plugin
+		want  bool
+	}{
+		{[]*Plugin{openOnly}, false},
+		{[]*Plugin{openOnly, sender}, true},
+		{[]*Plugin{reader, openOnly}, true},
+	} {
+		if got := NewChain(0, tt.chain...).NeedsMessages(); got != tt.want {
+			t.Errorf("NeedsMessages() of %d filters = %v, want %v", len(tt.chain), got, tt.want)
+		}
+	}
+}
