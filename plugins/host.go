@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -213,8 +214,8 @@ func withDefaults(s Spec) Spec {
 // modules it imports.
 func (p *Plugin) compile(ctx context.Context) error {
 	name := p.spec.Name
-	if _, err := Inspect(ctx, name, p.spec.Wasm); err != nil {
-		return err
+	if !bytes.HasPrefix(p.spec.Wasm, wasmMagic) {
+		return notWasm(name)
 	}
 	cm, err := p.rt.CompileModule(ctx, p.spec.Wasm)
 	if err != nil {

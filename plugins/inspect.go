@@ -35,6 +35,9 @@ var (
 	ErrABIMismatch = errors.New("module does not match the wasmgate ABI")
 )
 
+// wasmMagic starts every WebAssembly binary module.
+var wasmMagic = []byte("\x00asm")
+
 // Hooks says which optional hooks a module exports.
 type Hooks struct {
 	Initialize, Start, Open, Messages, Close, Tick bool
@@ -57,8 +60,8 @@ type ModuleInfo struct {
 // sdk/ABI.md, and which imports from nothing but wasmgate and WASI. name is
 // the plugin's name, for the messages.
 func Inspect(ctx context.Context, name string, wasm []byte) (*ModuleInfo, error) {
-	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
-		return nil, fmt.Errorf("plugin %s: %w (it does not start with the Wasm magic bytes \\0asm)", name, ErrNotWasm)
+	if !bytes.HasPrefix(wasm, wasmMagic) {
+		return nil, notWasm(name)
 	}
 	// The interpreter decodes and validates without generating machine
 	// code, so validating a configuration stays cheap.
@@ -176,4 +179,8 @@ func signatureOf(params, results []api.ValueType) string {
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+func notWasm(name string) error {
+	return fmt.Errorf("plugin %s: %w (it does not start with the Wasm magic bytes \\0asm)", name, ErrNotWasm)
 }
