@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"net/http"
 	"testing"
 
 	"github.com/wasmgate/wasmgate/codec"
@@ -64,6 +67,80 @@ func BenchmarkProxy_Pipelined(b *testing.B) {
 					b.Fatal(err)
 				}
 				received++
+			}
+		})
+	}
+}
+
+// filterConfig is a proxy in front of an echo upstream whose route runs
+// the Go test guest as filter "f" with the given config (HCL). A Go
+// guest's garbage collector can pause it for longer than the default 5 ms
+// deadline, so the timeout is raised (see RATIONALE.md).
+const filterConfig = `
+listener "public" { address = "127.0.0.1:0" }
+upstream "echo" { servers = ["ws://{{up}}"] }
+plugin "f" {
+  wasm      = "{{guest}}"
+  config    = {{config}}
+  instances = 1
+  timeout   = "100ms"
+  sandbox   = "{{sandbox}}"
+}
+route "all" {
+  path     = "/"
+  upstream = "echo"
+  filters  = ["f"]
+}
+`
+
+// BenchmarkProxy_FilteredRoundTrip is BenchmarkProxy_RoundTrip through a
+// Go filter that passes every message (noop) or rewrites it (rewrite):
+// each message crosses the filter twice, out and back.
+func BenchmarkProxy_FilteredRoundTrip(b *testing.B) {
+	up := startUpstream(b, nil, echoHandler)
+	guest := guestPath(b)
+	for _, sandbox := range []string{"checked", "plain"} {
+		for _, f := range []struct{ name, config string }{{"noop", "null"}, {"rewrite", `{ tag = "a" }`}} {
+			b.Run(sandbox+"/"+f.name, func(b *testing.B) {
+				_, addr := startProxy(b, filterConfig, map[string]string{"up": up.addr, "guest": guest, "config": f.config, "sandbox": sandbox})
+				c, _ := dialProxy(b, "ws://"+addr+"/", nil)
+				p := bytes.Repeat([]byte("a"), 128)
+				b.SetBytes(int64(len(p)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.WriteMessage(codec.Text, p); err != nil {
+						b.Fatal(err)
+					}
+					if _, _, err := c.ReadMessage(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkProxy_AuthHandshake opens and closes a connection through a
+// filter that checks a header before the upstream is dialed, as an
+// authentication filter does; the no-filter case is the baseline.
+func BenchmarkProxy_AuthHandshake(b *testing.B) {
+	up := startUpstream(b, nil, func(c *codec.Conn) { readUntilClose(c) })
+	guest := guestPath(b)
+	auth := `{ require_header = { name = "authorization", value = "Bearer secret", status = 401, body = "no" } }`
+	for _, tc := range []struct{ name, src string }{
+		{"no-filter", simpleConfig},
+		{"auth-filter", filterConfig},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			_, addr := startProxy(b, tc.src, map[string]string{"up": up.addr, "guest": guest, "config": auth, "sandbox": "checked"})
+			d := &codec.Dialer{Header: http.Header{"Authorization": {"Bearer secret"}}}
+			b.ReportAllocs()
+			for b.Loop() {
+				c, _, err := d.Dial(context.Background(), "ws://"+addr+"/")
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Close(codec.CloseNormal, "") //nolint:errcheck // the benchmark measures the handshake
 			}
 		})
 	}
