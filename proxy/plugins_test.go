@@ -216,25 +216,7 @@ func (e *filterEnv) plugin(name, attrs string) string {
 // 127.0.0.1:0.
 func (e *filterEnv) start(t testing.TB, src string, vars map[string]string, log *slog.Logger) (*Proxy, string) {
 	t.Helper()
-	for k, v := range vars {
-		src = strings.ReplaceAll(src, "{{"+k+"}}", v)
-	}
-	cfg, diags := config.Parse([]byte(src), "test.hcl", t.TempDir())
-	if diags.HasErrors() {
-		t.Fatalf("config: %s", diags.Error())
-	}
-	p := New(cfg, log)
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := p.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return p, p.Addr("public").String()
+	return startProxyLogging(t, src, vars, log)
 }
 
 // Upstream handlers.

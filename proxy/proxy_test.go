@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -97,6 +98,13 @@ func echoHandler(c *codec.Conn) { codec.Echo(c) } //nolint:errcheck // the tests
 // proxy; the listener named "public" must use 127.0.0.1:0.
 func startProxy(t testing.TB, src string, vars map[string]string) (*Proxy, string) {
 	t.Helper()
+	return startProxyLogging(t, src, vars, nil)
+}
+
+// startProxyLogging is startProxy with the proxy logging to log (nil:
+// nowhere).
+func startProxyLogging(t testing.TB, src string, vars map[string]string, log *slog.Logger) (*Proxy, string) {
+	t.Helper()
 	for k, v := range vars {
 		src = strings.ReplaceAll(src, "{{"+k+"}}", v)
 	}
@@ -104,7 +112,7 @@ func startProxy(t testing.TB, src string, vars map[string]string) (*Proxy, strin
 	if diags.HasErrors() {
 		t.Fatalf("config: %s", diags.Error())
 	}
-	p := New(cfg, nil)
+	p := New(cfg, log)
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
