@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -259,7 +260,7 @@ func hostKVAdd(ctx context.Context, _ api.Module, stack []uint64) {
 	case err == nil && n == math.MinInt64:
 		trapf("kv_add: the value of %q would reach -2^63", key[len(inst.slot.plugin.spec.KVNamespace)+1:])
 	case errors.Is(err, ErrKVFull), errors.Is(err, ErrKVTooLarge):
-		stack[0] = kvAddFull
+		stack[0] = 1 << 63 // abi.KVAddFull, -2^63, as the bits of an i64
 		return
 	case err != nil:
 		trapf("kv_add %q: %v", key[len(inst.slot.plugin.spec.KVNamespace)+1:], err)
@@ -402,7 +403,7 @@ func hostRequestHeaders(ctx context.Context, _ api.Module, stack []uint64) {
 		return
 	}
 	b := inst.scratch[:0]
-	for _, k := range slices.Sorted(mapKeys(c.req.Header)) {
+	for _, k := range slices.Sorted(maps.Keys(c.req.Header)) {
 		lower := strings.ToLower(k)
 		for _, v := range c.req.Header[k] {
 			b = append(append(append(append(b, lower...), 0), v...), 0)
@@ -410,16 +411,6 @@ func hostRequestHeaders(ctx context.Context, _ api.Module, stack []uint64) {
 	}
 	inst.scratch = b
 	stack[0] = inst.give(buf, capacity, b)
-}
-
-func mapKeys(h http.Header) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range h {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // reservedHeaders are the headers a filter may not set on the upstream
@@ -573,6 +564,7 @@ func hostMessageInfo(ctx context.Context, _ api.Module, stack []uint64) {
 	inst := current(ctx)
 	c, ok := inst.message(stack, i32(stack[0]))
 	if !ok {
+		// message left the code as an i32 result; this one is an i64.
 		stack[0] = uint64(int64(i32(stack[0])))
 		return
 	}
@@ -720,9 +712,6 @@ func hostCloseReasonGet(ctx context.Context, _ api.Module, stack []uint64) {
 	inst.scratch = append(inst.scratch[:0], c.closeInfo.Reason...)
 	stack[0] = inst.give(buf, capacity, inst.scratch)
 }
-
-// kvAddFull is abi.KVAddFull as an i64 result.
-var kvAddFull = func() uint64 { v := int64(abi.KVAddFull); return uint64(v) }()
 
 // millis converts a guest's non-negative millisecond count to a Duration,
 // capped where the multiplication would overflow (about 292 years).

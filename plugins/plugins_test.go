@@ -504,3 +504,28 @@ func TestNeedsMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestKVAddOnAFullStore checks kv_add's sentinel: a store with room for
+// one key answers KV_ADD_FULL for a second.
+func TestKVAddOnAFullStore(t *testing.T) {
+	h := NewHost(HostOptions{Logger: slog.New(slog.DiscardHandler), KV: NewMemoryKV(MemoryKVLimits{MaxKeys: 1})})
+	t.Cleanup(func() { h.Close(context.Background()) })
+	const i64Eq = 0x51
+	add := func(keyAt int32) []byte {
+		return wasmbin.Concat(wasmbin.I32Const(keyAt), wasmbin.I32Const(1), wasmbin.I64Const(1), wasmbin.I64Const(0), wasmbin.Call(0))
+	}
+	// Status 0 when the first add returns 1 and the second KV_ADD_FULL.
+	body := wasmbin.Concat(
+		add(16), wasmbin.I64Const(1), []byte{i64Eq},
+		add(17), wasmbin.I64Const(abi.KVAddFull), []byte{i64Eq},
+		[]byte{0x71}, // i32.and
+		wasmbin.I32Eqz(),
+	)
+	p := load(t, h, Spec{Name: "full", Instances: 1, Wasm: rawGuest([]string{abi.ImportKVAdd},
+		[]wasmbin.Data{{Offset: 16, Bytes: []byte("ab")}}, continueOpen,
+		wasmbin.Func{Export: abi.ExportOnMessages, Params: i32s(3), Results: i32s(1), Body: body})})
+	c, _ := NewChain(0, p).Open(&Request{}, &recordingPeer{})
+	if res := c.Messages(false, text("x")); res.Close || p.Faults() != 0 {
+		t.Errorf("kv_add did not answer 1 then KV_ADD_FULL: Result %+v, Faults %d", res, p.Faults())
+	}
+}
