@@ -47,5 +47,32 @@ func errorFor(code int32) error {
 	case abi.ErrWrongHook:
 		return ErrWrongHook
 	}
-	return fmt.Errorf("wasmgate: host error code %d", code)
+	return hostCode(code)
 }
+
+// Code returns the ABI result code of err: 0 for nil, the code of one of
+// the Err variables, the number of an undefined code the host returned,
+// and ErrInvalidArgument's code for any other error (one the filter made).
+func Code(err error) int32 {
+	var hc hostCode
+	switch {
+	case err == nil:
+		return abi.OK
+	case errors.Is(err, ErrNotFound):
+		return abi.ErrNotFound
+	case errors.Is(err, ErrInvalidArgument):
+		return abi.ErrInvalidArgument
+	case errors.Is(err, ErrTooLarge):
+		return abi.ErrTooLarge
+	case errors.Is(err, ErrWrongHook):
+		return abi.ErrWrongHook
+	case errors.As(err, &hc):
+		return int32(hc)
+	}
+	return abi.ErrInvalidArgument
+}
+
+// hostCode is a negative result the ABI does not define.
+type hostCode int32
+
+func (c hostCode) Error() string { return fmt.Sprintf("wasmgate: host error code %d", int32(c)) }

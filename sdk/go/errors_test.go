@@ -2,6 +2,7 @@ package wasmgate
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/wasmgate/wasmgate/sdk/abi"
@@ -57,5 +58,25 @@ func TestSplitInfo(t *testing.T) {
 	// A negative result below the range of i32 is still an error.
 	if _, _, err := splitInfo(-1 << 40); err == nil {
 		t.Error("splitInfo(-1<<40): no error")
+	}
+}
+
+func TestCode(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int32
+	}{
+		{nil, abi.OK},
+		{ErrNotFound, abi.ErrNotFound},
+		{ErrInvalidArgument, abi.ErrInvalidArgument},
+		{ErrTooLarge, abi.ErrTooLarge},
+		{ErrWrongHook, abi.ErrWrongHook},
+		{fmt.Errorf("kv: %w", ErrTooLarge), abi.ErrTooLarge},
+		{errorFor(-77), -77},
+		{errors.New("made by the filter"), abi.ErrInvalidArgument},
+	} {
+		if got := Code(tt.err); got != tt.want {
+			t.Errorf("Code(%v) = %d, want %d", tt.err, got, tt.want)
+		}
 	}
 }

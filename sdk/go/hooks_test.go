@@ -317,7 +317,7 @@ func TestMessages(t *testing.T) {
 	install(t, fh, &funcFilter{message: func(c *Conn, m *Message) {
 		saved = m
 		got = append(got, strings.Join([]string{
-			m.Type().String(), string(rune('0' + m.Index())), string(rune('0' + m.Len())),
+			m.Type().String(), string(rune('0' + m.Index())) + "/" + string(rune('0' + m.BatchLen())), string(rune('0' + m.Len())),
 			map[bool]string{true: "u2c", false: "c2u"}[m.FromUpstream()], m.Text(),
 		}, " "))
 		if !slices.Equal(m.Bytes(), []byte(m.Text())) {
@@ -361,7 +361,7 @@ func TestMessages(t *testing.T) {
 	if !slices.Equal(out, want) {
 		t.Errorf("outcomes %q, want %q", out, want)
 	}
-	wantGot := []string{"text 0 ; c2u hello world", "binary 1 2 c2u \x00\x01", "text 2 0 c2u ", "text 3 4 c2u drop", "text 4 5 c2u upper", "text 5 3 c2u bad", "text 6 4 c2u echo"}
+	wantGot := []string{"text 0/7 ; c2u hello world", "binary 1/7 2 c2u \x00\x01", "text 2/7 0 c2u ", "text 3/7 4 c2u drop", "text 4/7 5 c2u upper", "text 5/7 3 c2u bad", "text 6/7 4 c2u echo"}
 	if !slices.Equal(got, wantGot) {
 		t.Errorf("filter saw %q, want %q", got, wantGot)
 	}
@@ -383,7 +383,7 @@ func TestMessages(t *testing.T) {
 	// Close stops the batch; the connection's next batch runs.
 	got = nil
 	_, out = fh.runBatch(2, abi.DirUpstreamToClient, "a", "close", "b", "c")
-	if !slices.Equal(got, []string{"text 0 1 u2c a", "text 1 5 u2c close"}) || !slices.Equal(fh.closes, []string{"2 4001 bye"}) {
+	if !slices.Equal(got, []string{"text 0/4 1 u2c a", "text 1/4 5 u2c close"}) || !slices.Equal(fh.closes, []string{"2 4001 bye"}) {
 		t.Errorf("filter saw %q, closes %q", got, fh.closes)
 	}
 	got = nil

@@ -7,6 +7,7 @@ package wasmgate
 // Replace.
 type Message struct {
 	index        uint32
+	count        uint32 // messages in the batch
 	typ          MessageType
 	n            uint32 // payload length
 	got          int    // bytes of the payload in msgBuf, once loaded
@@ -19,6 +20,10 @@ func (m *Message) ok() bool { return m.valid && current == hookMessages }
 
 // Index returns the message's position in its batch, from 0.
 func (m *Message) Index() int { return int(m.index) }
+
+// BatchLen returns the number of messages in the message's batch: the
+// data messages of one direction that one read of the connection produced.
+func (m *Message) BatchLen() int { return int(m.count) }
 
 // Type returns the message's type.
 func (m *Message) Type() MessageType { return m.typ }

@@ -184,7 +184,7 @@ func onOpen(ctx, flags uint32) int32 {
 func onMessages(ctx, flags, count uint32) int32 {
 	c := conn(ctx)
 	m := &msg
-	*m = Message{fromUpstream: flags&abi.DirUpstreamToClient != 0, valid: true}
+	*m = Message{count: count, fromUpstream: flags&abi.DirUpstreamToClient != 0, valid: true}
 	batchConn, batchClosed = c, false
 	current = hookMessages
 	status := int32(0)
