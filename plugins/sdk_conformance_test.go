@@ -87,8 +87,8 @@ type confLog struct {
 }
 
 func (l *confLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *confLog) WithAttrs([]slog.Attr) slog.Handler      { return l }
-func (l *confLog) WithGroup(string) slog.Handler           { return l }
+func (l *confLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *confLog) WithGroup(string) slog.Handler            { return l }
 
 func (l *confLog) Handle(_ context.Context, r slog.Record) error {
 	if !strings.HasPrefix(r.Message, "conf ") {

@@ -317,7 +317,7 @@ func TestMessages(t *testing.T) {
 	install(t, fh, &funcFilter{message: func(c *Conn, m *Message) {
 		saved = m
 		got = append(got, strings.Join([]string{
-			m.Type().String(), string(rune('0' + m.Index())) + "/" + string(rune('0' + m.BatchLen())), string(rune('0' + m.Len())),
+			m.Type().String(), string(rune('0'+m.Index())) + "/" + string(rune('0'+m.BatchLen())), string(rune('0' + m.Len())),
 			map[bool]string{true: "u2c", false: "c2u"}[m.FromUpstream()], m.Text(),
 		}, " "))
 		if !slices.Equal(m.Bytes(), []byte(m.Text())) {
