@@ -90,8 +90,10 @@ const (
 )
 
 // Apply applies the verdict's header edits to h.
-func (v *Verdict) Apply(h http.Header) {
-	for _, e := range v.Edits {
+func (v *Verdict) Apply(h http.Header) { applyEdits(h, v.Edits) }
+
+func applyEdits(h http.Header, edits []HeaderEdit) {
+	for _, e := range edits {
 		switch e.Op {
 		case EditSet:
 			h.Set(e.Name, e.Value)
@@ -181,7 +183,24 @@ func (ch *Chain) Open(req *Request, peer Peer) (*Conn, *Verdict) {
 	if req.TLS {
 		flags |= abi.OpenTLS
 	}
+	// Each filter sees the request as the filters before it left it: a
+	// header an earlier filter set for the upstream (auth's user id, say)
+	// is what a later one reads, not what the client sent. The request is
+	// copied only once a filter has edited it.
+	view, seen := req, 0
 	for i, p := range ch.plugins {
+		if len(v.Edits) > seen {
+			if view == req {
+				cp := *req
+				cp.Header = req.Header.Clone()
+				if cp.Header == nil {
+					cp.Header = http.Header{}
+				}
+				view = &cp
+			}
+			applyEdits(view.Header, v.Edits[seen:])
+			seen = len(v.Edits)
+		}
 		b := &conn.bindings[i]
 		b.conn, b.plugin = conn, p
 		s, err := p.acquire(b)
@@ -201,7 +220,7 @@ func (ch *Chain) Open(req *Request, peer Peer) (*Conn, *Verdict) {
 			s.unlock()
 			continue
 		}
-		c := &call{hook: hookOpen, binding: b, req: req, verdict: v}
+		c := &call{hook: hookOpen, binding: b, req: view, verdict: v}
 		inst.stack[0], inst.stack[1] = uint64(b.id), uint64(flags)
 		err = inst.invoke(inst.onOpen, c)
 		action := int32(inst.stack[0])

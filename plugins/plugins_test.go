@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -440,6 +442,36 @@ func TestGoGuest(t *testing.T) {
 	val, _ := h.KV().Get([]byte("a\x00last_close"), nil)
 	if got, want := string(val), "upstream 4000 done abnormal=false"; got != want {
 		t.Errorf("last_close = %q, want %q", got, want)
+	}
+}
+
+// TestLaterFiltersSeeEarlierEdits checks that a filter reads the request
+// as the filters before it left it, so a header the first one sets (a
+// user id) cannot be forged by the client for the second.
+func TestLaterFiltersSeeEarlierEdits(t *testing.T) {
+	wasm := guests.Build(t, "plugins/testdata/guest")
+	h, _ := newHost(t)
+	auth := load(t, h, Spec{Name: "auth", Wasm: wasm, Instances: 1,
+		Config: []byte(`{"set_upstream_headers":{"X-User":"alice"},"remove_upstream_headers":["X-Secret"]}`)})
+	gate := load(t, h, Spec{Name: "gate", Wasm: wasm, Instances: 1,
+		Config: []byte(`{"require_header":{"name":"x-user","value":"alice","status":401}}`)})
+	leak := load(t, h, Spec{Name: "leak", Wasm: wasm, Instances: 1,
+		Config: []byte(`{"require_header":{"name":"x-secret","value":"","status":418}}`)})
+	chain := NewChain(1<<20, auth, gate, leak)
+	for _, forged := range [][]string{nil, {"mallory"}, {"mallory", "alice"}} {
+		hdr := http.Header{"X-Secret": {"s3cret"}}
+		if forged != nil {
+			hdr["X-User"] = forged
+		}
+		req := &Request{Method: "GET", Path: "/", Header: hdr}
+		conn, v := chain.Open(req, &recordingPeer{})
+		if v.Reject != nil {
+			t.Fatalf("client X-User %q: refused with %d; gate and leak must see auth's edits", forged, v.Reject.Status)
+		}
+		conn.Close(CloseInfo{Code: 1000})
+		if got := req.Header["X-User"]; !slices.Equal(got, forged) {
+			t.Errorf("the caller's request changed: X-User %q, want %q", got, forged)
+		}
 	}
 }
 
