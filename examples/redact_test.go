@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,8 +51,9 @@ var redactCases = []struct{ in, want string }{
 	{"日本 jane@example.jp", "日本 ***@example.jp"},
 }
 
-// redactChain loads one build of redact into a chain of its own.
-func redactChain(t *testing.T, lang string) *plugins.Chain {
+// redactChain loads one build of redact into a chain of its own, whose
+// messages may be at most maxMessage bytes.
+func redactChain(t *testing.T, lang string, maxMessage int64) *plugins.Chain {
 	t.Helper()
 	path := filepath.Join("redact", lang, "redact.wasm")
 	wasm, err := os.ReadFile(path)
@@ -69,7 +71,7 @@ func redactChain(t *testing.T, lang string) *plugins.Chain {
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}
-	return plugins.NewChain(1<<20, p)
+	return plugins.NewChain(maxMessage, p)
 }
 
 // redactAll runs inputs through a build, in batches, in both directions,
@@ -148,7 +150,7 @@ func TestRedactBuildsAgree(t *testing.T) {
 	var reference []string // the Go build's outputs on the corpus
 	for _, lang := range redactBuilds {
 		t.Run(lang, func(t *testing.T) {
-			chain := redactChain(t, lang)
+			chain := redactChain(t, lang, 1<<20)
 			for i, got := range redactAll(t, chain, inputs) {
 				if got != redactCases[i].want {
 					t.Errorf("%q: got %q, want %q", redactCases[i].in, got, redactCases[i].want)
@@ -169,6 +171,31 @@ func TestRedactBuildsAgree(t *testing.T) {
 			}
 			if diffs > 0 {
 				t.Errorf("%s differs from go on %d of %d generated inputs", lang, diffs, len(corpus))
+			}
+		})
+	}
+}
+
+// TestRedactOverTheLimit checks SPEC.md's rule for a message that masking
+// makes too long: it is dropped, never passed unmasked.
+func TestRedactOverTheLimit(t *testing.T) {
+	for _, lang := range redactBuilds {
+		t.Run(lang, func(t *testing.T) {
+			chain := redactChain(t, lang, 16)
+			c, _ := chain.Open(&plugins.Request{Method: "GET", URI: "/", Path: "/", Header: http.Header{}}, nopPeer{})
+			defer c.Close(plugins.CloseInfo{Code: 1000})
+			// 16 bytes in, 18 once masked; the last one fits as it is.
+			r := c.Messages(false, []plugins.Message{
+				{Type: codec.Text, Payload: []byte("a@b.co 123456789")},
+				{Type: codec.Text, Payload: []byte("b@c.de")},
+				{Type: codec.Text, Payload: []byte("fits as it is")},
+			})
+			var got []string
+			for _, m := range r.Forward {
+				got = append(got, string(m.Payload))
+			}
+			if want := []string{"***@c.de", "fits as it is"}; !slices.Equal(got, want) || r.Close {
+				t.Fatalf("forwarded %q (close=%v), want %q", got, r.Close, want)
 			}
 		})
 	}

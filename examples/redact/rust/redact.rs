@@ -21,7 +21,13 @@ impl Filter for Redact {
         }
         if let Some(masked) = redact(msg.bytes()) {
             if let Err(e) = msg.replace(MessageType::Text, masked) {
-                wasmgate::warn!("redact: replace: {e}");
+                // Masking keeps UTF-8 valid, so this is the route's size
+                // limit (a one-byte local part becomes three): letting the
+                // original through would leak what this filter hides.
+                wasmgate::warn!("redacted message not sent: {e}");
+                if let Err(e) = msg.discard() {
+                    wasmgate::error!("drop: {e}");
+                }
             }
         }
     }
