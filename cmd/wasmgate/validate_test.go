@@ -76,6 +76,9 @@ func TestValidate_Examples(t *testing.T) {
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no example configurations found (%v)", err)
 	}
+	// The variables the examples read with env(), as their READMEs say to
+	// set them.
+	t.Setenv("AUTH_SECRET", "a secret for validating the example")
 	for _, path := range paths {
 		t.Run(path, func(t *testing.T) {
 			code, stdout, stderr := runCmd(t, "", "validate", path)
