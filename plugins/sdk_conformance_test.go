@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tetratelabs/wazero"
+
 	"github.com/wasmgate/wasmgate/codec"
+	"github.com/wasmgate/wasmgate/sdk/abi"
 )
 
 var updateConformance = flag.Bool("update-conformance", false,
@@ -41,6 +44,7 @@ func TestSDKConformance(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the %s SDK's conformance guest is missing (rebuild with make wasm): %v", g.lang, err)
 			}
+			checkCoversABI(t, wasm)
 			got := conformanceTranscript(t, wasm)
 			if g.lang == "go" && *updateConformance {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -55,6 +59,36 @@ func TestSDKConformance(t *testing.T) {
 				t.Errorf("the %s guest's transcript differs from %s:\n%s", g.lang, golden, lineDiff(string(want), got))
 			}
 		})
+	}
+}
+
+// checkCoversABI requires a conformance guest to import every host
+// function and export every hook of the ABI, as sdk/CONFORMANCE.md says.
+func checkCoversABI(t *testing.T, wasm []byte) {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	cm, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported := map[string]bool{}
+	for _, f := range cm.ImportedFunctions() {
+		if mod, name, _ := f.Import(); mod == abi.ModuleName {
+			imported[name] = true
+		}
+	}
+	for name := range abi.ImportSignatures {
+		if !imported[name] {
+			t.Errorf("the guest does not import %s", name)
+		}
+	}
+	exported := cm.ExportedFunctions()
+	for name := range abi.ExportSignatures {
+		if _, ok := exported[name]; !ok {
+			t.Errorf("the guest does not export %s", name)
+		}
 	}
 }
 
