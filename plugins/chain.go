@@ -3,6 +3,7 @@ package plugins
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -61,6 +62,9 @@ type Verdict struct {
 	Reject *Rejection
 	// Upstream is the upstream a filter chose, "" for the route's.
 	Upstream string
+	// URI is the request-target a filter chose to send upstream, "" for
+	// the client's.
+	URI string
 	// Edits are the changes to the upstream request's headers, in order.
 	Edits []HeaderEdit
 }
@@ -189,7 +193,7 @@ func (ch *Chain) Open(req *Request, peer Peer) (*Conn, *Verdict) {
 	// copied only once a filter has edited it.
 	view, seen := req, 0
 	for i, p := range ch.plugins {
-		if len(v.Edits) > seen {
+		if len(v.Edits) > seen || (v.URI != "" && v.URI != view.URI) {
 			if view == req {
 				cp := *req
 				cp.Header = req.Header.Clone()
@@ -200,6 +204,10 @@ func (ch *Chain) Open(req *Request, peer Peer) (*Conn, *Verdict) {
 			}
 			applyEdits(view.Header, v.Edits[seen:])
 			seen = len(v.Edits)
+			if v.URI != "" {
+				view.URI = v.URI
+				view.Path, view.Query, _ = strings.Cut(v.URI, "?")
+			}
 		}
 		b := &conn.bindings[i]
 		b.conn, b.plugin = conn, p

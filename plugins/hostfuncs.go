@@ -136,6 +136,7 @@ var hostFunctions = map[string]func(ctx context.Context, mod api.Module, stack [
 	abi.ImportUpstreamHeaderAdd:    hostUpstreamHeader(EditAdd),
 	abi.ImportUpstreamHeaderRemove: hostUpstreamHeader(EditRemove),
 	abi.ImportUpstreamChoose:       hostUpstreamChoose,
+	abi.ImportUpstreamURISet:       hostUpstreamURISet,
 	abi.ImportReject:               hostReject,
 	abi.ImportRejectHeader:         hostRejectHeader,
 
@@ -502,6 +503,42 @@ func hostUpstreamChoose(ctx context.Context, _ api.Module, stack []uint64) {
 	}
 	c.verdict.Upstream = string(name)
 	stack[0] = abi.OK
+}
+
+// maxUpstreamURI bounds a request-target a filter sets: far beyond any
+// real path, well inside every server's request-line limit.
+const maxUpstreamURI = 8192
+
+func hostUpstreamURISet(ctx context.Context, _ api.Module, stack []uint64) {
+	inst := current(ctx)
+	uri := inst.read(uint32(stack[0]), uint32(stack[1]))
+	c := inst.openCall()
+	if c == nil {
+		stack[0] = negative(abi.ErrWrongHook)
+		return
+	}
+	if !validRequestTarget(uri) {
+		stack[0] = negative(abi.ErrInvalidArgument)
+		return
+	}
+	c.verdict.URI = string(uri)
+	stack[0] = abi.OK
+}
+
+// validRequestTarget reports whether uri may go on the upstream's request
+// line as it is: an origin-form target (RFC 9112, section 3.2.1) of
+// visible ASCII, so that no byte of it can end the line, split it or
+// smuggle a fragment.
+func validRequestTarget(uri []byte) bool {
+	if len(uri) == 0 || len(uri) > maxUpstreamURI || uri[0] != '/' {
+		return false
+	}
+	for _, b := range uri {
+		if b <= ' ' || b >= 0x7f || b == '#' {
+			return false
+		}
+	}
+	return true
 }
 
 func hostReject(ctx context.Context, _ api.Module, stack []uint64) {

@@ -170,7 +170,7 @@ func (tr *transcript) verdict(c *Conn, v *Verdict) {
 	}
 	h := http.Header{"X-Remove-Me": {"gone"}, "X-Conf-Add": {"old"}}
 	v.Apply(h)
-	tr.add("continue upstream=%q headers=%s", v.Upstream, headerLine(h))
+	tr.add("continue upstream=%q uri=%q headers=%s", v.Upstream, v.URI, headerLine(h))
 }
 
 func (tr *transcript) result(r *Result) {

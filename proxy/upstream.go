@@ -35,13 +35,17 @@ type dialResult struct {
 // every failure was a timeout, 502 otherwise.
 //
 // verdict, when not nil, holds the filters' edits of the upstream request's
-// headers.
+// headers and request-target.
 func (u *upstream) dial(ctx context.Context, req *codec.Request, r *route, verdict *plugins.Verdict, opts *codec.Options, log func(server *url.URL, err error)) (*dialResult, error) {
 	servers := u.cfg.Servers
 	start := int(u.next.Add(1)-1) % len(servers)
 	header := upstreamHeader(req, r.cfg)
+	uri := req.URI
 	if verdict != nil {
 		verdict.Apply(header)
+		if verdict.URI != "" {
+			uri = verdict.URI
+		}
 	}
 	allTimeouts := true
 	for i := range servers {
@@ -54,7 +58,7 @@ func (u *upstream) dial(ctx context.Context, req *codec.Request, r *route, verdi
 			ConnectTimeout:   u.cfg.ConnectTimeout,
 			HandshakeTimeout: u.cfg.HandshakeTimeout,
 		}
-		conn, hs, err := d.Dial(ctx, upstreamURL(server, req.URI))
+		conn, hs, err := d.Dial(ctx, upstreamURL(server, uri))
 		if err == nil {
 			return &dialResult{conn: conn, hs: hs, server: server}, nil
 		}

@@ -59,6 +59,7 @@ const (
 	ImportUpstreamHeaderAdd    = "upstream_header_add"
 	ImportUpstreamHeaderRemove = "upstream_header_remove"
 	ImportUpstreamChoose       = "upstream_choose"
+	ImportUpstreamURISet       = "upstream_uri_set"
 	ImportReject               = "reject"
 	ImportRejectHeader         = "reject_header"
 

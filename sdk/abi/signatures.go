@@ -62,6 +62,7 @@ var ImportSignatures = map[string]Signature{
 	ImportUpstreamHeaderAdd:    sig(i32s(4), I32),
 	ImportUpstreamHeaderRemove: sig(i32s(2), I32),
 	ImportUpstreamChoose:       sig(i32s(2), I32),
+	ImportUpstreamURISet:       sig(i32s(2), I32),
 	ImportReject:               sig(i32s(3), I32),
 	ImportRejectHeader:         sig(i32s(4), I32),
 

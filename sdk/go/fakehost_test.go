@@ -32,6 +32,7 @@ type fakeHost struct {
 	reject   string
 	rejHdrs  []string
 	chosen   string
+	uri      string
 	batch    []*fakeMsg
 	chunk    int // bytes message_read copies per call, 0 for all
 	reads    int // calls of message_read
@@ -226,6 +227,15 @@ func (f *fakeHost) upstream(op, name, val string) int32 {
 func (f *fakeHost) UpstreamHeaderSet(name, val string) int32 { return f.upstream("set", name, val) }
 func (f *fakeHost) UpstreamHeaderAdd(name, val string) int32 { return f.upstream("add", name, val) }
 func (f *fakeHost) UpstreamHeaderRemove(name string) int32   { return f.upstream("remove", name, "") }
+
+func (f *fakeHost) UpstreamURISet(uri string) int32 {
+	f.need("upstream_uri_set", hookOpen)
+	if !strings.HasPrefix(uri, "/") {
+		return abi.ErrInvalidArgument
+	}
+	f.uri = uri
+	return 0
+}
 
 func (f *fakeHost) UpstreamChoose(name string) int32 {
 	f.need("upstream_choose", hookOpen)

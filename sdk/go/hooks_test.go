@@ -203,7 +203,7 @@ func TestOpen(t *testing.T) {
 		}
 		for _, err := range []error{
 			r.SetUpstreamHeader("x-a", "1"), r.AddUpstreamHeader("x-b", "2"), r.RemoveUpstreamHeader("x-c"),
-			r.ChooseUpstream("b"),
+			r.ChooseUpstream("b"), r.SetUpstreamURI("/v2/chat?room=1"),
 		} {
 			if err != nil {
 				t.Error(err)
@@ -211,6 +211,7 @@ func TestOpen(t *testing.T) {
 		}
 		wantErr(t, "SetUpstreamHeader(upgrade)", r.SetUpstreamHeader("upgrade", "x"), ErrInvalidArgument)
 		wantErr(t, "ChooseUpstream(zz)", r.ChooseUpstream("zz"), ErrNotFound)
+		wantErr(t, "SetUpstreamURI(no slash)", r.SetUpstreamURI("chat"), ErrInvalidArgument)
 		wantErr(t, "SendToClient in Open", c.SendToClient(Text, []byte("x")), ErrWrongHook)
 		c.Data = "mine"
 		return Continue
@@ -218,8 +219,8 @@ func TestOpen(t *testing.T) {
 	if a := onOpen(7, abi.OpenTLS); a != abi.ActionContinue {
 		t.Fatalf("on_open = %d", a)
 	}
-	if !slices.Equal(fh.upOps, []string{"set x-a=1", "add x-b=2", "remove x-c="}) || fh.chosen != "b" {
-		t.Errorf("upstream ops %q, chosen %q", fh.upOps, fh.chosen)
+	if !slices.Equal(fh.upOps, []string{"set x-a=1", "add x-b=2", "remove x-c="}) || fh.chosen != "b" || fh.uri != "/v2/chat?room=1" {
+		t.Errorf("upstream ops %q, chosen %q, URI %q", fh.upOps, fh.chosen, fh.uri)
 	}
 	if c := conns[7]; c == nil || c.Data != "mine" {
 		t.Errorf("connection 7 is not kept: %+v", c)
@@ -236,6 +237,7 @@ func TestOpen(t *testing.T) {
 		}
 		wantErr(t, "stale SetUpstreamHeader", saved.SetUpstreamHeader("x", "1"), ErrWrongHook)
 		wantErr(t, "stale RejectHeader", saved.RejectHeader("x", "1"), ErrWrongHook)
+		wantErr(t, "stale SetUpstreamURI", saved.SetUpstreamURI("/"), ErrWrongHook)
 		if saved.Reject(400, nil) != Reject {
 			t.Error("a stale Reject does not return Reject")
 		}

@@ -28,6 +28,7 @@ type hostFuncs interface {
 	UpstreamHeaderAdd(name, val string) int32
 	UpstreamHeaderRemove(name string) int32
 	UpstreamChoose(name string) int32
+	UpstreamURISet(uri string) int32
 	Reject(status int32, body []byte) int32
 	RejectHeader(name, val string) int32
 	MessageInfo(index uint32) int64
@@ -67,6 +68,7 @@ func hUpstreamHeaderSet(name, val string) int32        { return h().UpstreamHead
 func hUpstreamHeaderAdd(name, val string) int32        { return h().UpstreamHeaderAdd(name, val) }
 func hUpstreamHeaderRemove(name string) int32          { return h().UpstreamHeaderRemove(name) }
 func hUpstreamChoose(name string) int32                { return h().UpstreamChoose(name) }
+func hUpstreamURISet(uri string) int32                 { return h().UpstreamURISet(uri) }
 func hReject(status int32, body []byte) int32          { return h().Reject(status, body) }
 func hRejectHeader(name, val string) int32             { return h().RejectHeader(name, val) }
 func hMessageInfo(index uint32) int64                  { return h().MessageInfo(index) }

@@ -81,6 +81,10 @@ func importUpstreamHeaderRemove(name unsafe.Pointer, nameLen uint32) int32
 //go:noescape
 func importUpstreamChoose(name unsafe.Pointer, nameLen uint32) int32
 
+//go:wasmimport wasmgate upstream_uri_set
+//go:noescape
+func importUpstreamURISet(uri unsafe.Pointer, uriLen uint32) int32
+
 //go:wasmimport wasmgate reject
 //go:noescape
 func importReject(status int32, body unsafe.Pointer, bodyLen uint32) int32
@@ -208,6 +212,12 @@ func hUpstreamHeaderRemove(name string) int32 {
 func hUpstreamChoose(name string) int32 {
 	n := importUpstreamChoose(stringPtr(name), uint32(len(name)))
 	runtime.KeepAlive(name)
+	return n
+}
+
+func hUpstreamURISet(uri string) int32 {
+	n := importUpstreamURISet(stringPtr(uri), uint32(len(uri)))
+	runtime.KeepAlive(uri)
 	return n
 }
 

@@ -139,6 +139,18 @@ func (r *Request) ChooseUpstream(name string) error {
 	return errorFor(hUpstreamChoose(name))
 }
 
+// SetUpstreamURI replaces the request-target (path and query, as in
+// "/v2/chat?room=1") sent to the upstream, after its server's base path.
+// Filters later in the route read the new one. ErrInvalidArgument unless
+// it starts with "/" and is at most 8192 bytes of visible ASCII without
+// "#" (percent-encode anything else).
+func (r *Request) SetUpstreamURI(uri string) error {
+	if !r.ok() {
+		return ErrWrongHook
+	}
+	return errorFor(hUpstreamURISet(uri))
+}
+
 // Reject sets the refusal sent to the client, a status from 400 to 599
 // and a body, and returns Reject for Open to return:
 //

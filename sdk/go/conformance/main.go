@@ -98,7 +98,10 @@ func (f *conformance) Open(c *wasmgate.Conn, r *wasmgate.Request) wasmgate.Actio
 	up := r.SetUpstreamHeader("upgrade", "x")
 	ch := r.ChooseUpstream("alt")
 	chm := r.ChooseUpstream("nope")
-	wasmgate.Log(wasmgate.LevelInfo, "conf open edits upgrade="+code(up)+" choose="+code(ch)+" choose_missing="+code(chm))
+	u := r.SetUpstreamURI("/up" + r.URI())
+	ub := r.SetUpstreamURI("no-slash")
+	wasmgate.Log(wasmgate.LevelInfo, "conf open edits upgrade="+code(up)+" choose="+code(ch)+" choose_missing="+code(chm)+
+		" uri="+code(u)+" uri_bad="+code(ub))
 	return wasmgate.Continue
 }
 
