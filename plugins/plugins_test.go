@@ -3,6 +3,7 @@ package plugins
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -471,6 +472,65 @@ func TestLaterFiltersSeeEarlierEdits(t *testing.T) {
 		conn.Close(CloseInfo{Code: 1000})
 		if got := req.Header["X-User"]; !slices.Equal(got, forged) {
 			t.Errorf("the caller's request changed: X-User %q, want %q", got, forged)
+		}
+	}
+}
+
+// TestLaterFiltersSeeTheNewURI checks that a request-target one filter
+// sets upstream is what the next one reads.
+func TestLaterFiltersSeeTheNewURI(t *testing.T) {
+	wasm := guests.Build(t, "plugins/testdata/guest")
+	h, _ := newHost(t)
+	rewrite := load(t, h, Spec{Name: "rewrite", Wasm: wasm, Instances: 1,
+		Config: []byte(`{"upstream_uri":"/v2/chat?room=9"}`)})
+	info := load(t, h, Spec{Name: "info", Wasm: wasm, Instances: 1,
+		Config: []byte(`{"request_info_header":"X-Info"}`)})
+	req := &Request{Method: "GET", URI: "/chat?token=s3cret", Path: "/chat", Query: "token=s3cret"}
+	conn, v := NewChain(1<<20, rewrite, info).Open(req, &recordingPeer{})
+	if v.Reject != nil {
+		t.Fatalf("refused: %d %s", v.Reject.Status, v.Reject.Body)
+	}
+	conn.Close(CloseInfo{Code: 1000})
+	if v.URI != "/v2/chat?room=9" {
+		t.Errorf("verdict URI %q", v.URI)
+	}
+	hdr := http.Header{}
+	v.Apply(hdr)
+	var seen struct{ URI, Path, Query string }
+	if err := json.Unmarshal([]byte(hdr.Get("X-Info")), &seen); err != nil {
+		t.Fatal(err)
+	}
+	if seen.URI != "/v2/chat?room=9" || seen.Path != "/v2/chat" || seen.Query != "room=9" {
+		t.Errorf("the second filter read %+v", seen)
+	}
+	if req.URI != "/chat?token=s3cret" || req.Query != "token=s3cret" {
+		t.Errorf("the caller's request changed: %+v", req)
+	}
+}
+
+func TestValidRequestTarget(t *testing.T) {
+	for _, tt := range []struct {
+		uri  string
+		want bool
+	}{
+		{"/", true},
+		{"/v2/chat?room=1&x=%20", true},
+		{"/a:b@c!$&'()*+,;=~", true},
+		{"", false},
+		{"chat", false},
+		{"http://evil/", false},
+		{"//", true}, // a path, to the upstream's request line
+		{"/a b", false},
+		{"/a\r\nHost: evil", false},
+		{"/a\nX: y", false},
+		{"/a#frag", false},
+		{"/é", false},
+		{"/\x7f", false},
+		{"/" + strings.Repeat("a", maxUpstreamURI-1), true},
+		{"/" + strings.Repeat("a", maxUpstreamURI), false},
+	} {
+		if got := validRequestTarget([]byte(tt.uri)); got != tt.want {
+			t.Errorf("validRequestTarget(%q) = %v, want %v", tt.uri, got, tt.want)
 		}
 	}
 }

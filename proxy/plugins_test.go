@@ -1223,10 +1223,12 @@ func (f *mainFixture) testPass(t *testing.T) {
 const handshakeConfig = `
 listener "public" { address = "127.0.0.1:0" }
 upstream "echo" { servers = ["ws://{{echo}}"] }
+upstream "based" { servers = ["ws://{{echo}}/base/"] }
 
 {{plugin_guard}}
 {{plugin_second}}
 {{plugin_shut}}
+{{plugin_rewrite}}
 
 route "guard" {
   path     = "/guard/"
@@ -1247,6 +1249,16 @@ route "shut" {
   path     = "/shut/"
   upstream = "echo"
   filters  = ["shut"]
+}
+route "rewrite" {
+  path     = "/rewrite/"
+  upstream = "echo"
+  filters  = ["rewrite"]
+}
+route "rewrite-based" {
+  path     = "/rewrite-based/"
+  upstream = "based"
+  filters  = ["rewrite"]
 }
 `
 
@@ -1275,6 +1287,10 @@ func testHandshakeFilters(t *testing.T, env *filterEnv) {
   instances = 1
   timeout   = "1s"
   config    = { open_close = { code = 4000, reason = "closed at open" } }`),
+		"plugin_rewrite": env.plugin("rewrite", `
+  instances = 1
+  timeout   = "1s"
+  config    = { upstream_uri = "/v2/chat?room=9" }`),
 	}, nil)
 	url := func(path string) string { return "ws://" + addr + path }
 	withKey := func(key string) *codec.Dialer {
@@ -1307,6 +1323,21 @@ func testHandshakeFilters(t *testing.T, env *filterEnv) {
 	t.Run("Accept", func(t *testing.T) {
 		c, _ := dialProxy(t, url("/guard/"), withKey("secret"))
 		expectRoundTrip(t, c, "x", "x")
+	})
+	t.Run("UpstreamURI", func(t *testing.T) {
+		// The filter's request-target replaces the client's, after the
+		// server's base path.
+		for path, want := range map[string]string{
+			"/rewrite/?token=s3cret":       "/v2/chat?room=9",
+			"/rewrite-based/?token=s3cret": "/base/v2/chat?room=9",
+		} {
+			c, _ := dialProxy(t, url(path), nil)
+			expectRoundTrip(t, c, "x", "x")
+			if got := echo.lastRequest(t).URI; got != want {
+				t.Errorf("%s: the upstream got %q, want %q", path, got, want)
+			}
+			c.Close(1000, "")
+		}
 	})
 	t.Run("ChainStopsAtReject", func(t *testing.T) {
 		// second comes after guard: it never hears of the refused

@@ -37,6 +37,7 @@ type config struct {
 	AddUpstreamHeaders    map[string]string `json:"add_upstream_headers"`
 	RemoveUpstreamHeaders []string          `json:"remove_upstream_headers"`
 	UpstreamFromQuery     string            `json:"upstream_from_query"`
+	UpstreamURI           string            `json:"upstream_uri"`
 	RequestInfoHeader     string            `json:"request_info_header"`
 	FailStart             bool              `json:"fail_start"`
 	TrapIn                string            `json:"trap_in"`
@@ -164,6 +165,12 @@ func (g *guest) Open(c *wasmgate.Conn, r *wasmgate.Request) wasmgate.Action {
 			if err := r.ChooseUpstream(name); err != nil {
 				return r.Reject(400, []byte("unknown upstream "+name))
 			}
+		}
+	}
+
+	if uri := g.cfg.UpstreamURI; uri != "" {
+		if err := r.SetUpstreamURI(uri); err != nil {
+			return r.Reject(500, []byte("upstream URI "+uri+": "+err.Error()))
 		}
 	}
 
