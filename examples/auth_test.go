@@ -81,6 +81,9 @@ func TestAuth(t *testing.T) {
 		if got := hs.Header.Get("X-User-Id"); got != "bob" {
 			t.Errorf("upstream X-User-Id = %q, want bob", got)
 		}
+		if hs.URI != "/chat?room=1" {
+			t.Errorf("upstream URI = %q, want /chat?room=1 (the token stripped)", hs.URI)
+		}
 		if got := hs.Header.Values("Authorization"); got != nil {
 			t.Errorf("upstream Authorization = %q, want none", got)
 		}

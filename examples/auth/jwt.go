@@ -202,6 +202,24 @@ func bearerToken(value string, bare bool) (string, error) {
 // when the query has none. The value is taken as written: the characters
 // of a token (base64url and '.') need no escaping, so one that is escaped
 // is malformed.
+// withoutParam returns query without its parameters named name, the
+// others in their order and as written.
+func withoutParam(query, name string) string {
+	var b strings.Builder
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		if k, _, _ := strings.Cut(pair, "="); k == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(pair)
+	}
+	return b.String()
+}
+
 func queryToken(query, name string) (string, bool) {
 	for query != "" {
 		var pair string

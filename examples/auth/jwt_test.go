@@ -127,6 +127,21 @@ func TestBearerToken(t *testing.T) {
 	}
 }
 
+func TestWithoutParam(t *testing.T) {
+	for _, tc := range []struct{ query, want string }{
+		{"token=a.b.c", ""},
+		{"room=1&token=a.b.c&x", "room=1&x"},
+		{"token=first&room=1&token=second", "room=1"},
+		{"tokens=a&token", "tokens=a"},
+		{"room=%20&a=b", "room=%20&a=b"},
+		{"", ""},
+	} {
+		if got := withoutParam(tc.query, "token"); got != tc.want {
+			t.Errorf("withoutParam(%q) = %q, want %q", tc.query, got, tc.want)
+		}
+	}
+}
+
 func TestQueryToken(t *testing.T) {
 	for _, tc := range []struct {
 		query, token string

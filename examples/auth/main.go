@@ -41,7 +41,8 @@ type config struct {
 	Audience string `json:"audience"`
 	// RequireExp refuses tokens without an exp claim.
 	RequireExp bool `json:"require_exp"`
-	// StripToken removes the token's header from the upstream request.
+	// StripToken removes the token from the upstream request: its header,
+	// or its query parameter.
 	StripToken bool `json:"strip_token"`
 }
 
@@ -118,9 +119,13 @@ func (a *auth) Open(c *wasmgate.Conn, r *wasmgate.Request) wasmgate.Action {
 		wasmgate.Log(wasmgate.LevelDebug, "refused "+r.RemoteAddr()+": "+err.Error())
 		return unauthorized(r, err)
 	}
-	if fromHeader && a.cfg.StripToken {
-		if err := r.RemoveUpstreamHeader(a.cfg.Header); err != nil {
-			return internalError(r, "removing the token's header", err)
+	if a.cfg.StripToken {
+		if fromHeader {
+			if err := r.RemoveUpstreamHeader(a.cfg.Header); err != nil {
+				return internalError(r, "removing the token's header", err)
+			}
+		} else if err := r.SetUpstreamURI(uriWithout(r.URI(), a.cfg.Query)); err != nil {
+			return internalError(r, "removing the token from the query", err)
 		}
 	}
 	if a.cfg.UserHeader != "" {
@@ -131,6 +136,16 @@ func (a *auth) Open(c *wasmgate.Conn, r *wasmgate.Request) wasmgate.Action {
 	}
 	a.accepted.Add(1)
 	return wasmgate.Continue
+}
+
+// uriWithout returns the request-target uri without the query parameter
+// name, path and other parameters as the client wrote them.
+func uriWithout(uri, name string) string {
+	path, query, _ := strings.Cut(uri, "?")
+	if query = withoutParam(query, name); query != "" {
+		return path + "?" + query
+	}
+	return path
 }
 
 // token finds the request's token: in the header when it is there, else

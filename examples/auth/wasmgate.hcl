@@ -24,13 +24,13 @@ plugin "auth" {
     # file; the proxy refuses to start when it is missing or empty.
     secret = env("AUTH_SECRET")
     # Where the token is looked for: "Authorization: Bearer <token>",
-    # else the query parameter ?token=<token>. A token in the query
-    # reaches the upstream in the request's URI (a filter cannot rewrite
-    # it); set query = "" to accept the header only.
+    # else the query parameter ?token=<token> (browsers cannot set
+    # headers on a WebSocket); set query = "" to accept the header only.
     header = "authorization"
     query  = "token"
     # The upstream gets the token's sub claim as X-User-Id (replacing
-    # any X-User-Id the client sent), and no Authorization header.
+    # any X-User-Id the client sent), and neither the Authorization
+    # header nor the token parameter.
     user_header = "x-user-id"
     claim       = "sub"
     strip_token = true
