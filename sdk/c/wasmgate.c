@@ -580,6 +580,12 @@ int wg_request_choose_upstream(wg_request *r, const char *name) {
     return wg_abi_upstream_choose(name, strlen(name));
 }
 
+int wg_request_set_upstream_uri(wg_request *r, const char *uri) {
+    if (!request_ok(r))
+        return WG_ERR_WRONG_HOOK;
+    return wg_abi_upstream_uri_set(uri, strlen(uri));
+}
+
 int wg_request_reject(wg_request *r, int status, const char *body) {
     if (!request_ok(r))
         return WG_ERR_WRONG_HOOK;

@@ -193,6 +193,8 @@ WG_IMPORT(upstream_header_remove) int32_t wg_abi_upstream_header_remove(
     const void *name, size_t name_len);
 WG_IMPORT(upstream_choose) int32_t wg_abi_upstream_choose(const void *name,
                                                           size_t name_len);
+WG_IMPORT(upstream_uri_set) int32_t wg_abi_upstream_uri_set(const void *uri,
+                                                            size_t uri_len);
 WG_IMPORT(reject) int32_t wg_abi_reject(int32_t status, const void *body,
                                         size_t body_len);
 WG_IMPORT(reject_header) int32_t wg_abi_reject_header(const void *name,
@@ -535,6 +537,13 @@ int wg_request_remove_upstream_header(wg_request *r, const char *name);
  * instead of the route's; WG_ERR_NOT_FOUND when wasmgate has no upstream
  * of that name. */
 int wg_request_choose_upstream(wg_request *r, const char *name);
+
+/* wg_request_set_upstream_uri replaces the request-target (path and
+ * query, as in "/v2/chat?room=1") sent to the upstream, after its
+ * server's base path. Filters later in the route read the new one.
+ * WG_ERR_INVALID_ARGUMENT unless it starts with '/' and is at most 8192
+ * bytes of visible ASCII without '#' (percent-encode anything else). */
+int wg_request_set_upstream_uri(wg_request *r, const char *uri);
 
 /* wg_request_reject sets the refusal sent to the client if on_open
  * returns WG_ACTION_REJECT: a status from 400 to 599

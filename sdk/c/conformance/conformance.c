@@ -135,9 +135,12 @@ static wg_action open_conn(wg_conn *c, wg_request *r) {
     int up = wg_request_set_upstream_header(r, "upgrade", "x");
     int ch = wg_request_choose_upstream(r, "alt");
     int chm = wg_request_choose_upstream(r, "nope");
+    int u = wg_request_set_upstream_uri(r, format("/up%s", wg_request_uri(r)));
+    int ub = wg_request_set_upstream_uri(r, "no-slash");
     wg_logf(WG_LOG_INFO,
-            "conf open edits upgrade=%d choose=%d choose_missing=%d", up, ch,
-            chm);
+            "conf open edits upgrade=%d choose=%d choose_missing=%d uri=%d "
+            "uri_bad=%d",
+            up, ch, chm, u, ub);
     return WG_ACTION_CONTINUE;
 }
 

@@ -299,6 +299,21 @@ int32_t wg_abi_upstream_choose(const void *name, size_t name_len) {
     return WG_ERR_NOT_FOUND;
 }
 
+int32_t wg_abi_upstream_uri_set(const void *uri, size_t uri_len) {
+    in_hook();
+    if (fake.hook != FAKE_OPEN)
+        return WG_ERR_WRONG_HOOK;
+    const unsigned char *u = uri;
+    if (uri_len == 0 || uri_len > 8192 || u[0] != '/')
+        return WG_ERR_INVALID_ARGUMENT;
+    for (size_t i = 0; i < uri_len; i++)
+        if (u[i] <= ' ' || u[i] >= 0x7f || u[i] == '#')
+            return WG_ERR_INVALID_ARGUMENT;
+    snprintf(fake.upstream_uri, sizeof fake.upstream_uri, "%.*s",
+             (int)uri_len, u);
+    return WG_OK;
+}
+
 int32_t wg_abi_reject(int32_t status, const void *body, size_t body_len) {
     in_hook();
     if (fake.hook != FAKE_OPEN)

@@ -58,6 +58,7 @@ struct fake {
     char log[16384]; /* "LEVEL message\n" per line */
     size_t log_len;
     char chosen[64];
+    char upstream_uri[128];
     int reject_status;
     char reject_body[256];
     char upstream_edits[512]; /* "set name=value;add ...;remove name;" */

@@ -460,6 +460,11 @@ static wg_action open_reads(wg_conn *c, wg_request *r) {
           WG_ERR_INVALID_ARGUMENT);
     CHECK(wg_request_choose_upstream(r, "alt") == WG_OK);
     CHECK(wg_request_choose_upstream(r, "nope") == WG_ERR_NOT_FOUND);
+    CHECK(wg_request_set_upstream_uri(r, "/v2/chat?room=1") == WG_OK);
+    CHECK(wg_request_set_upstream_uri(r, "no-slash") ==
+          WG_ERR_INVALID_ARGUMENT);
+    CHECK(wg_request_set_upstream_uri(r, "/a#b") == WG_ERR_INVALID_ARGUMENT);
+    CHECK(wg_request_set_upstream_uri(r, "") == WG_ERR_INVALID_ARGUMENT);
     CHECK(wg_send_to_client(c, WG_TYPE_TEXT, "x", 1) == WG_ERR_WRONG_HOOK);
     c->data = "kept";
     return WG_ACTION_CONTINUE;
@@ -539,6 +544,7 @@ static void test_open(void) {
     CHECK(open_missing == WG_ERR_NOT_FOUND);
     CHECK_STR(fake.upstream_edits, "set X-A=1;add x-b=2;remove x-c=;");
     CHECK_STR(fake.chosen, "alt");
+    CHECK_STR(fake.upstream_uri, "/v2/chat?room=1");
 
     t_open = open_full_temp;
     fake.fields[WG_FIELD_QUERY] = "";
@@ -561,6 +567,8 @@ static void test_open(void) {
     CHECK(wg_request_headers(saved_request).len == 0);
     CHECK(wg_request_reject(saved_request, 400, "") == WG_ERR_WRONG_HOOK);
     CHECK(wg_request_choose_upstream(saved_request, "alt") ==
+          WG_ERR_WRONG_HOOK);
+    CHECK(wg_request_set_upstream_uri(saved_request, "/x") ==
           WG_ERR_WRONG_HOOK);
     CHECK(call_open(3, 0) == WG_ACTION_REJECT); /* data is NULL again */
 
