@@ -112,6 +112,9 @@ export declare function upstream_header_remove(name: usize, nameLen: usize): i32
 @external("wasmgate", "upstream_choose")
 export declare function upstream_choose(name: usize, nameLen: usize): i32;
 
+@external("wasmgate", "upstream_uri_set")
+export declare function upstream_uri_set(uri: usize, uriLen: usize): i32;
+
 @external("wasmgate", "reject")
 export declare function reject(status: i32, body: usize, bodyLen: usize): i32;
 

@@ -155,6 +155,19 @@ export class Request {
   }
 
   /**
+   * Replaces the request-target (path and query, as in
+   * `"/v2/chat?room=1"`) sent to the upstream, after its server's base
+   * path. Filters later in the route read the new one.
+   * `Code.InvalidArgument` unless it starts with `"/"` and is at most 8192
+   * bytes of visible ASCII without `"#"` (percent-encode anything else).
+   */
+  setUpstreamURI(uri: string): Code {
+    if (!this.valid) return Code.WrongHook;
+    const u = utf8(uri);
+    return abi.upstream_uri_set(ptr(u), len(u));
+  }
+
+  /**
    * Sets the refusal sent to the client if `open` returns
    * `Action.Reject`: a status from 400 to 599 (`Code.InvalidArgument`
    * otherwise) and a body.

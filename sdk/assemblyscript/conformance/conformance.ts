@@ -125,7 +125,15 @@ class Conformance extends Filter {
     const up = request.setUpstreamHeader("upgrade", "x");
     const ch = request.chooseUpstream("alt");
     const chm = request.chooseUpstream("nope");
-    logInfo("conf open edits upgrade=" + up.toString() + " choose=" + ch.toString() + " choose_missing=" + chm.toString());
+    const u = request.setUpstreamURI("/up" + request.uri());
+    const ub = request.setUpstreamURI("no-slash");
+    logInfo(
+      "conf open edits upgrade=" + up.toString() +
+        " choose=" + ch.toString() +
+        " choose_missing=" + chm.toString() +
+        " uri=" + u.toString() +
+        " uri_bad=" + ub.toString(),
+    );
     return Action.Continue;
   }
 

@@ -47,6 +47,9 @@ class TestFilter extends Filter {
         " multi=" + request.headerValues("x-multi").value.join("|") +
         " protocols=" + request.protocols().join(","),
     );
+    if (request.path() == "/uri") {
+      logInfo("uri set=" + request.setUpstreamURI("/up" + request.uri()).toString());
+    }
     if (request.path() == "/reject") {
       request.reject(418, "teapot");
       return Action.Reject;
@@ -60,6 +63,8 @@ class TestFilter extends Filter {
     logInfo("message " + message.index.toString() + "/" + message.batchLength.toString() + " " + text);
     if (text == "stale-request") {
       logInfo("stale request=" + changetype<Request>(state.request).setUpstreamHeader("x", "1").toString());
+    } else if (text == "stale-uri") {
+      logInfo("stale uri=" + changetype<Request>(state.request).setUpstreamURI("/x").toString());
     } else if (text == "keep") {
       state.message = message;
     } else if (text == "stale-message") {

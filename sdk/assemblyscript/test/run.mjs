@@ -62,6 +62,7 @@ const wasmgate = {
   upstream_header_add: () => 0,
   upstream_header_remove: () => 0,
   upstream_choose: () => 0,
+  upstream_uri_set: (u, ul) => (host.calls.push(`upstream_uri_set ${str(u, ul)}`), 0),
   reject: (status, body, bodyLen) => (host.calls.push(`reject ${status} ${str(body, bodyLen)}`), 0),
   reject_header: () => 0,
   message_info: (i) => (i < host.batch.length ? BigInt(host.batch[i].payload.length) | (BigInt(host.batch[i].type) << 32n) : BigInt(ERR_NOT_FOUND)),
@@ -134,6 +135,12 @@ const tests = {
     assert.deepEqual(r.calls, []);
   },
 
+  "a Request after its open sets no upstream URI"() {
+    const r = messages(1, false, "stale-uri");
+    assert.deepEqual(r.logs, ["1 message 0/1 stale-uri", "1 stale uri=-4"]);
+    assert.deepEqual(r.calls, []);
+  },
+
   "a Message after its call reaches no host"() {
     const r = messages(1, false, "keep", "stale-message");
     assert.deepEqual(r.logs, ["1 message 0/2 keep", "1 message 1/2 stale-message", "1 stale message=-4 bytes=0"]);
@@ -151,6 +158,17 @@ const tests = {
     const r = run(() => g.wasmgate_on_open(2, 0));
     assert.equal(r.result, 1);
     assert.deepEqual(r.calls, ["reject 418 teapot"]);
+    host.request.fields[2] = "/a";
+  },
+
+  "open sets the upstream URI"() {
+    host.request.fields[1] = "/uri?x=1";
+    host.request.fields[2] = "/uri";
+    const r = run(() => g.wasmgate_on_open(5, 0));
+    assert.equal(r.result, 0);
+    assert.deepEqual(r.logs.slice(1), ["1 uri set=0"]);
+    assert.deepEqual(r.calls, ["upstream_uri_set /up/uri?x=1"]);
+    host.request.fields[1] = "/a?q";
     host.request.fields[2] = "/a";
   },
 
