@@ -132,7 +132,9 @@ impl Filter for Conformance {
                 let up = status(req.set_upstream_header("upgrade", "x"));
                 let ch = status(req.choose_upstream("alt"));
                 let chm = status(req.choose_upstream("nope"));
-                info!("conf open edits upgrade={up} choose={ch} choose_missing={chm}");
+                let u = status(req.set_upstream_uri(&format!("/up{}", req.uri())));
+                let ub = status(req.set_upstream_uri("no-slash"));
+                info!("conf open edits upgrade={up} choose={ch} choose_missing={chm} uri={u} uri_bad={ub}");
                 Action::Continue
             }
         }

@@ -144,6 +144,17 @@ impl Request {
         check_unit(unsafe { sys::upstream_choose(name.as_ptr(), name.len()) })
     }
 
+    /// Replaces the request-target (path and query, as in
+    /// `/v2/chat?room=1`) sent to the upstream, after its server's base
+    /// path. Filters later in the route read the new one.
+    /// [`Error::InvalidArgument`] unless it starts with `/` and is at most
+    /// 8192 bytes of visible ASCII without `#` (percent-encode anything
+    /// else).
+    pub fn set_upstream_uri(&self, uri: &str) -> Result<(), Error> {
+        // SAFETY: the host reads uri during the call only.
+        check_unit(unsafe { sys::upstream_uri_set(uri.as_ptr(), uri.len()) })
+    }
+
     /// Sets the refusal sent to the client if `open` returns
     /// [`Action::Reject`]: a status from 400 to 599 and a body. Without it
     /// the refusal is 403 with an empty body. [`Error::InvalidArgument`]

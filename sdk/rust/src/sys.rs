@@ -52,6 +52,7 @@ host_functions! {
     fn upstream_header_add(name: *const u8, name_len: usize, val: *const u8, val_len: usize) -> i32;
     fn upstream_header_remove(name: *const u8, name_len: usize) -> i32;
     fn upstream_choose(name: *const u8, name_len: usize) -> i32;
+    fn upstream_uri_set(uri: *const u8, uri_len: usize) -> i32;
     fn reject(status: i32, body: *const u8, body_len: usize) -> i32;
     fn reject_header(name: *const u8, name_len: usize, val: *const u8, val_len: usize) -> i32;
 
