@@ -164,16 +164,29 @@ func TestConn_Heartbeat(t *testing.T) {
 }
 
 func TestConn_QuietConnReleasesReadBuffer(t *testing.T) {
-	// net.Pipe delivers each write whole, so the reads below are the same
-	// on every run: 512 bytes into the small buffer (full, so heavy), then
-	// the rest into a pooled one.
-	serverEnd, clientEnd := net.Pipe()
+	// The whole message is in the client's socket buffer before the client
+	// reads, so the reads below are the same on every run, however slow
+	// the machine: 512 bytes into the small buffer (full, so heavy), then
+	// the rest into a pooled one; and no keepalive period passes before
+	// the first byte arrives.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	clientEnd, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverEnd, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer serverEnd.Close()
-	go func() {
-		server := NewConn(serverEnd, ServerRole, nil, nil)
-		server.WriteMessage(Binary, make([]byte, 10<<10)) //nolint:errcheck // the client checks
-		io.Copy(io.Discard, serverEnd)                    //nolint:errcheck // swallows the pings
-	}()
+	if err := NewConn(serverEnd, ServerRole, nil, nil).WriteMessage(Binary, make([]byte, 10<<10)); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, serverEnd) //nolint:errcheck // swallows the pings
 	var held []bool
 	stop := errors.New("stop")
 	var c *Conn
