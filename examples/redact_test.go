@@ -51,9 +51,10 @@ var redactCases = []struct{ in, want string }{
 	{"日本 jane@example.jp", "日本 ***@example.jp"},
 }
 
-// redactChain loads one build of redact into a chain of its own, whose
-// messages may be at most maxMessage bytes.
-func redactChain(t *testing.T, lang string, maxMessage int64) *plugins.Chain {
+// openRedact loads one build of redact into a chain of its own, whose
+// messages may be at most maxMessage bytes, and opens a connection on it
+// that lasts as long as the test.
+func openRedact(t testing.TB, lang string, maxMessage int64) *plugins.Conn {
 	t.Helper()
 	path := filepath.Join("redact", lang, "redact.wasm")
 	wasm, err := os.ReadFile(path)
@@ -71,18 +72,18 @@ func redactChain(t *testing.T, lang string, maxMessage int64) *plugins.Chain {
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}
-	return plugins.NewChain(maxMessage, p)
+	c, v := plugins.NewChain(maxMessage, p).Open(&plugins.Request{Method: "GET", URI: "/", Path: "/", Header: http.Header{}}, nopPeer{})
+	if c == nil {
+		t.Fatalf("redact refused the handshake: %+v", v.Reject)
+	}
+	t.Cleanup(func() { c.Close(plugins.CloseInfo{Code: 1000}) })
+	return c
 }
 
 // redactAll runs inputs through a build, in batches, in both directions,
 // and returns the outputs; the two directions must agree.
-func redactAll(t *testing.T, chain *plugins.Chain, inputs []string) []string {
+func redactAll(t *testing.T, c *plugins.Conn, inputs []string) []string {
 	t.Helper()
-	c, v := chain.Open(&plugins.Request{Method: "GET", URI: "/", Path: "/", Header: http.Header{}}, nopPeer{})
-	if c == nil {
-		t.Fatalf("redact refused the handshake: %+v", v.Reject)
-	}
-	defer c.Close(plugins.CloseInfo{Code: 1000})
 	out := make([]string, 0, len(inputs))
 	for start := 0; start < len(inputs); start += 64 {
 		batch := make([]plugins.Message, 0, 64)
@@ -150,13 +151,13 @@ func TestRedactBuildsAgree(t *testing.T) {
 	var reference []string // the Go build's outputs on the corpus
 	for _, lang := range redactBuilds {
 		t.Run(lang, func(t *testing.T) {
-			chain := redactChain(t, lang, 1<<20)
-			for i, got := range redactAll(t, chain, inputs) {
+			c := openRedact(t, lang, 1<<20)
+			for i, got := range redactAll(t, c, inputs) {
 				if got != redactCases[i].want {
 					t.Errorf("%q: got %q, want %q", redactCases[i].in, got, redactCases[i].want)
 				}
 			}
-			outs := redactAll(t, chain, corpus)
+			outs := redactAll(t, c, corpus)
 			if reference == nil {
 				reference = outs
 				return
@@ -181,9 +182,7 @@ func TestRedactBuildsAgree(t *testing.T) {
 func TestRedactOverTheLimit(t *testing.T) {
 	for _, lang := range redactBuilds {
 		t.Run(lang, func(t *testing.T) {
-			chain := redactChain(t, lang, 16)
-			c, _ := chain.Open(&plugins.Request{Method: "GET", URI: "/", Path: "/", Header: http.Header{}}, nopPeer{})
-			defer c.Close(plugins.CloseInfo{Code: 1000})
+			c := openRedact(t, lang, 16)
 			// 16 bytes in, 18 once masked; the last one fits as it is.
 			r := c.Messages(false, []plugins.Message{
 				{Type: codec.Text, Payload: []byte("a@b.co 123456789")},
@@ -236,18 +235,7 @@ func BenchmarkRedact(b *testing.B) {
 	}
 	for _, lang := range redactBuilds {
 		b.Run(lang, func(b *testing.B) {
-			wasm, err := os.ReadFile(filepath.Join("redact", lang, "redact.wasm"))
-			if err != nil {
-				b.Skipf("no %s build: %v", lang, err)
-			}
-			h := plugins.NewHost(plugins.HostOptions{})
-			defer h.Close(context.Background())
-			p, err := h.Load(context.Background(), plugins.Spec{Name: "redact", Wasm: wasm, Instances: 1, Timeout: time.Second})
-			if err != nil {
-				b.Fatal(err)
-			}
-			c, _ := plugins.NewChain(1<<20, p).Open(&plugins.Request{Method: "GET", URI: "/", Path: "/", Header: http.Header{}}, nopPeer{})
-			defer c.Close(plugins.CloseInfo{Code: 1000})
+			c := openRedact(b, lang, 1<<20)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -187,13 +188,7 @@ func (tr *transcript) result(r *Result) {
 
 func headerLine(h http.Header) string {
 	var parts []string
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range h {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
 		parts = append(parts, k+"="+strings.Join(h[k], "|"))
 	}
 	return "[" + strings.Join(parts, " ") + "]"
