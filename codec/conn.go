@@ -77,6 +77,12 @@ type Options struct {
 	// within about this long (a peer that does not read). Default 0: no
 	// write deadline.
 	WriteTimeout time.Duration
+	// ParkAfter, when positive, makes a read that found no input for this
+	// long at a frame boundary return ErrIdle, so that the caller can give
+	// up its goroutine with Park until input arrives. ReadMessage returns
+	// ErrIdle only between messages. It has no effect where Park is not
+	// supported (see Park). Default 0: reads wait as long as it takes.
+	ParkAfter time.Duration
 }
 
 func (o *Options) withDefaults() Options {
@@ -152,9 +158,14 @@ type Conn struct {
 
 	// Keepalive, owned by the reading goroutine.
 	lastRead      time.Time
-	deadline      time.Time
+	deadline      time.Time // the read deadline set; noDeadline when none is due
 	pingSentAt    time.Time
 	lastHeartbeat time.Time
+	atBoundary    bool // reading the first bytes of a frame
+	assembling    bool // ReadMessage is between the frames of a message
+
+	// Parking (park.go).
+	park parking
 
 	// Write side, guarded by wmu.
 	wmu       sync.Mutex
@@ -188,6 +199,7 @@ func NewConn(nc net.Conn, role Role, opts *Options, buffered []byte) *Conn {
 		readDone: make(chan struct{}),
 	}
 	c.buf = c.small[:]
+	c.initPark()
 	if len(buffered) > 0 {
 		c.acquireBig(len(buffered))
 		c.w = copy(c.buf, buffered)
@@ -263,7 +275,7 @@ func (c *Conn) readFrameLocked() (Frame, error) {
 		return Frame{}, c.readErr
 	}
 	f, err := c.readFrame()
-	if err != nil {
+	if err != nil && err != ErrIdle {
 		c.readErr = err
 		c.releaseRead()
 		c.signalReadDone()
@@ -318,7 +330,10 @@ func (c *Conn) nextFrame() (frameHeader, []byte, error) {
 			c.buf = c.small[:]
 		}
 	}
-	if err := c.fill(2); err != nil {
+	c.atBoundary = true
+	err := c.fill(2)
+	c.atBoundary = false
+	if err != nil {
 		return frameHeader{}, nil, err
 	}
 	hsize := 2
@@ -444,15 +459,21 @@ func (c *Conn) fill(n int) error {
 			c.r = 0
 		}
 		space := c.buf[c.w:]
-		m, err := c.readNet(space, c.big != nil && c.r == c.w)
+		idle := c.mayIdle()
+		m, err := c.readNet(space, c.r == c.w && (c.big != nil || idle))
 		if err == errQuiet {
 			// Nothing arrived for a keepalive period: give the pooled
 			// buffer back, so that an idle Conn holds none.
-			putBuffer(c.big)
-			c.big = nil
-			c.buf = c.small[:]
-			c.r, c.w = 0, 0
-			c.heavy = false
+			if c.big != nil {
+				putBuffer(c.big)
+				c.big = nil
+				c.buf = c.small[:]
+				c.r, c.w = 0, 0
+				c.heavy = false
+			}
+			if idle && time.Since(c.lastRead) >= c.opts.ParkAfter {
+				return ErrIdle
+			}
 			continue
 		}
 		c.w += m
@@ -489,29 +510,41 @@ func unexpectedEOF(err error) error {
 // keepalive period without input.
 var errQuiet = errors.New("codec: quiet")
 
+// ErrIdle is returned by a read after Options.ParkAfter without input. It
+// does not end the connection: read again, or Park.
+var ErrIdle = errors.New("codec: idle")
+
+// noDeadline marks a keepalive machinery with nothing due: no read deadline
+// is set until input arrives.
+var noDeadline = time.Unix(1<<40, 0)
+
 // readNet reads from the network, running the keepalive machinery on
 // silence. With yieldOnQuiet it returns errQuiet after a silent period, so
-// that the caller can swap buffers before blocking again.
+// that the caller can swap buffers, or go idle, before blocking again.
 func (c *Conn) readNet(p []byte, yieldOnQuiet bool) (int, error) {
-	tick := c.tick()
+	timed := c.timed()
 	for {
-		if tick > 0 && c.deadline.IsZero() {
+		if timed && c.deadline.IsZero() {
+			now := time.Now()
 			if c.lastRead.IsZero() {
-				c.lastRead = time.Now()
+				c.lastRead = now
 			}
-			c.setReadDeadline(c.lastRead.Add(tick))
+			c.setReadDeadline(c.nextEvent(now))
 		}
 		n, err := c.nc.Read(p)
 		if n > 0 {
-			if tick > 0 {
+			if timed {
 				c.lastRead = time.Now()
+				if c.deadline == noDeadline {
+					c.deadline = time.Time{} // input: events are due again
+				}
 			}
 			return n, nil
 		}
 		if err == nil {
 			continue
 		}
-		if tick > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		if timed && errors.Is(err, os.ErrDeadlineExceeded) {
 			c.deadline = time.Time{}
 			if err := c.onSilence(); err != nil {
 				return 0, err
@@ -525,56 +558,84 @@ func (c *Conn) readNet(p []byte, yieldOnQuiet bool) (int, error) {
 	}
 }
 
-// tick is the period of the keepalive machinery, or 0 when it is off.
-func (c *Conn) tick() time.Duration {
-	t := c.opts.PingInterval
-	if c.opts.Heartbeat != nil && (t == 0 || c.opts.HeartbeatInterval < t) {
-		t = c.opts.HeartbeatInterval
+// timed reports whether the keepalive machinery runs: it manages the read
+// deadline when there are pings to send, heartbeats to run, or reads to
+// give up for parking.
+func (c *Conn) timed() bool {
+	return c.opts.PingInterval > 0 || c.opts.Heartbeat != nil || (c.opts.ParkAfter > 0 && c.park.supported)
+}
+
+// mayIdle reports whether a read now may end with ErrIdle.
+func (c *Conn) mayIdle() bool {
+	return c.opts.ParkAfter > 0 && c.park.supported && c.atBoundary && !c.assembling
+}
+
+// nextEvent is when the keepalive machinery next has work: a ping to send,
+// a pong overdue, a heartbeat to run, a read to give up for parking. It is
+// noDeadline when nothing is due before more input arrives.
+func (c *Conn) nextEvent(now time.Time) time.Time {
+	next := noDeadline
+	if c.opts.PingInterval > 0 {
+		if c.pingSentAt.IsZero() {
+			next = minTime(next, c.lastRead.Add(c.opts.PingInterval))
+		} else {
+			next = minTime(next, c.pingSentAt.Add(c.opts.PongTimeout))
+		}
 	}
-	return t
+	if c.opts.Heartbeat != nil {
+		next = minTime(next, maxTime(c.lastRead, c.lastHeartbeat).Add(c.opts.HeartbeatInterval))
+	}
+	if c.opts.ParkAfter > 0 && c.park.supported {
+		// Once passed, parking is no longer due until input arrives.
+		if t := c.lastRead.Add(c.opts.ParkAfter); t.After(now) {
+			next = minTime(next, t)
+		}
+	}
+	return next
 }
 
 func (c *Conn) setReadDeadline(t time.Time) {
 	c.deadline = t
+	if t == noDeadline {
+		t = time.Time{}
+	}
 	c.nc.SetReadDeadline(t) //nolint:errcheck // a closed conn fails the next read
 }
 
 // onSilence runs when a read deadline set by the keepalive machinery fires:
-// it runs the heartbeat, sends a ping, or gives up on a missing pong. The
-// deadline fires at most once per period while data flows, because it is
-// only moved when it expires.
+// it gives up on a missing pong, runs the heartbeat, sends a ping, and sets
+// the deadline of the next event. While data flows the deadline fires at
+// most once per period, because it is only moved when it expires.
 func (c *Conn) onSilence() error {
 	now := time.Now()
-	tick := c.tick()
 	if !c.pingSentAt.IsZero() && !now.Before(c.pingSentAt.Add(c.opts.PongTimeout)) {
 		return ErrPongTimeout
 	}
-	if now.Sub(c.lastRead) >= tick {
-		// A whole period without input: run the heartbeat and ping.
-		if c.opts.Heartbeat != nil && now.Sub(c.lastHeartbeat) >= c.opts.HeartbeatInterval {
-			c.lastHeartbeat = now
-			if err := c.opts.Heartbeat(); err != nil {
-				return err
-			}
+	if c.opts.Heartbeat != nil && now.Sub(maxTime(c.lastRead, c.lastHeartbeat)) >= c.opts.HeartbeatInterval {
+		c.lastHeartbeat = now
+		if err := c.opts.Heartbeat(); err != nil {
+			return err
 		}
-		if c.opts.PingInterval > 0 && c.pingSentAt.IsZero() && now.Sub(c.lastRead) >= c.opts.PingInterval {
-			if err := c.writeControl(OpPing, nil); err != nil {
-				return err
-			}
-			c.pingSentAt = now
+	}
+	if c.opts.PingInterval > 0 && c.pingSentAt.IsZero() && now.Sub(c.lastRead) >= c.opts.PingInterval {
+		if err := c.writeControl(OpPing, nil); err != nil {
+			return err
 		}
-		c.lastRead = now // the next period starts now
+		c.pingSentAt = now
 	}
-	next := c.lastRead.Add(tick)
-	if !c.pingSentAt.IsZero() {
-		next = minTime(next, c.pingSentAt.Add(c.opts.PongTimeout))
-	}
-	c.setReadDeadline(next)
+	c.setReadDeadline(c.nextEvent(now))
 	return nil
 }
 
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
 		return a
 	}
 	return b
@@ -658,6 +719,8 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	typ := f.Type
 	c.msgBuf = getBuffer(max(len(f.Payload), 4096))
 	msg := append((*c.msgBuf)[:0], f.Payload...)
+	c.assembling = true
+	defer func() { c.assembling = false }()
 	for {
 		f, err := c.ReadFrame()
 		if err != nil {

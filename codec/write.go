@@ -260,7 +260,7 @@ func (c *Conn) awaitPeerClose() {
 	defer c.rmu.Unlock()
 	c.nc.SetReadDeadline(deadline) //nolint:errcheck // best effort
 	if c.readErr == nil {
-		c.opts.PingInterval, c.opts.Heartbeat = 0, nil
+		c.opts.PingInterval, c.opts.Heartbeat, c.opts.ParkAfter = 0, nil, 0
 		for c.readErr == nil {
 			c.readFrameLocked() //nolint:errcheck // kept in readErr
 		}
@@ -287,7 +287,11 @@ func (c *Conn) drain() {
 // releases the Conn's buffers. It is safe to call more than once.
 func (c *Conn) CloseNow() error {
 	c.closeOnce.Do(func() {
+		resume := c.closePark()
 		c.closeErr = c.nc.Close()
+		if resume != nil {
+			go resume() // its read fails at once: the Conn is closed
+		}
 		c.wmu.Lock()
 		putBuffer(c.wbuf)
 		c.wbuf = nil
