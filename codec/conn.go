@@ -161,6 +161,7 @@ type Conn struct {
 	deadline      time.Time // the read deadline set; noDeadline when none is due
 	pingSentAt    time.Time
 	lastHeartbeat time.Time
+	parkArmed     bool // the deadline counts towards ParkAfter
 	atBoundary    bool // reading the first bytes of a frame
 	assembling    bool // ReadMessage is between the frames of a message
 
@@ -535,8 +536,10 @@ func (c *Conn) readNet(p []byte, yieldOnQuiet bool) (int, error) {
 		if n > 0 {
 			if timed {
 				c.lastRead = time.Now()
-				if c.deadline == noDeadline {
-					c.deadline = time.Time{} // input: events are due again
+				if c.deadline == noDeadline || (!c.parkArmed && c.opts.ParkAfter > 0) {
+					// Input: events that silence had retired are due
+					// again; the next read sets the deadline anew.
+					c.deadline = time.Time{}
 				}
 			}
 			return n, nil
@@ -585,10 +588,12 @@ func (c *Conn) nextEvent(now time.Time) time.Time {
 	if c.opts.Heartbeat != nil {
 		next = minTime(next, maxTime(c.lastRead, c.lastHeartbeat).Add(c.opts.HeartbeatInterval))
 	}
+	c.parkArmed = false
 	if c.opts.ParkAfter > 0 && c.park.supported {
 		// Once passed, parking is no longer due until input arrives.
 		if t := c.lastRead.Add(c.opts.ParkAfter); t.After(now) {
 			next = minTime(next, t)
+			c.parkArmed = true
 		}
 	}
 	return next

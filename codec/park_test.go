@@ -60,7 +60,13 @@ func skipUnlessParkable(t *testing.T, c *Conn) {
 
 func TestConn_Park_ResumesOnInput(t *testing.T) {
 	peer, nc := tcpPair(t)
-	c := NewConn(nc, ServerRole, &Options{ParkAfter: 10 * time.Millisecond}, nil)
+	// The heartbeat keeps a later deadline set across the park: input
+	// must bring parking back anyway.
+	c := NewConn(nc, ServerRole, &Options{
+		ParkAfter:         10 * time.Millisecond,
+		HeartbeatInterval: time.Hour,
+		Heartbeat:         func() error { return nil },
+	}, nil)
 	skipUnlessParkable(t, c)
 	if _, err := c.ReadFrame(); err != ErrIdle {
 		t.Fatalf("read on a silent connection: %v, want ErrIdle", err)
@@ -89,6 +95,10 @@ func TestConn_Park_ResumesOnInput(t *testing.T) {
 	f, _, err := readOrPark(t, c)
 	if err != nil || string(f.Payload) != "wake up" {
 		t.Fatalf("read %q, %v; want the message", f.Payload, err)
+	}
+	// Silent again: idle again.
+	if _, err := c.ReadFrame(); err != ErrIdle {
+		t.Fatalf("read after the message: %v, want ErrIdle", err)
 	}
 }
 

@@ -165,7 +165,9 @@ func (s *session) relayFiltered(src, dst *codec.Conn, fromUpstream bool, message
 	for {
 		typ, payload, err := src.ReadMessage()
 		if err != nil {
-			dst.Flush() //nolint:errcheck // a broken dst shows on the close
+			if ferr := dst.Flush(); ferr != nil && err == codec.ErrIdle {
+				return &writeError{ferr}
+			}
 			return err
 		}
 		batch = append(batch[:0], plugins.Message{Type: typ, Payload: payload})

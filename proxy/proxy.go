@@ -24,6 +24,7 @@ type Proxy struct {
 	listeners []*listener
 	upstreams map[string]*upstream
 	host      *plugins.Host
+	parkAfter time.Duration // see parkAfter; tests shorten it
 
 	ctx    context.Context // canceled on Shutdown: aborts upstream dials
 	cancel context.CancelFunc
@@ -59,6 +60,7 @@ func New(cfg *config.Config, log *slog.Logger) *Proxy {
 		host:      plugins.NewHost(plugins.HostOptions{Logger: log}),
 		sessions:  make(map[*session]struct{}),
 		pending:   make(map[net.Conn]struct{}),
+		parkAfter: parkAfter,
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for _, l := range cfg.Listeners {
@@ -186,8 +188,13 @@ func (p *Proxy) acceptLoop(l *listener) {
 
 // serveConn takes one client connection from TLS handshake to close.
 func (p *Proxy) serveConn(l *listener, nc net.Conn) {
-	defer p.conns.Done()
-	defer p.forget(nc) // when the handshake fails
+	handedOver := false // to the session, which then calls p.conns.Done
+	defer func() {
+		if !handedOver {
+			p.forget(nc)
+			p.conns.Done()
+		}
+	}()
 	limits := p.cfg.Limits
 	log := p.log.With("listener", l.cfg.Name, "client", nc.RemoteAddr().String())
 	if tc, ok := nc.(*tls.Conn); ok {
@@ -269,6 +276,7 @@ func (p *Proxy) serveConn(l *listener, nc net.Conn) {
 	opts := legOptions(&chosen.cfg.Limits)
 	opts.Heartbeat = s.heartbeat
 	opts.HeartbeatInterval = heartbeatInterval(chosen.cfg.Limits.IdleTimeout)
+	opts.ParkAfter = p.parkAfter
 	client.SetOptions(opts)
 	up.conn.SetOptions(opts)
 
@@ -281,11 +289,14 @@ func (p *Proxy) serveConn(l *listener, nc net.Conn) {
 		go s.shutdown()
 	}
 	s.log.Debug("connected", "path", req.URI, "subprotocol", up.hs.Protocol)
-	s.run()
-	p.mu.Lock()
-	delete(p.sessions, s)
-	p.mu.Unlock()
-	s.log.Debug("closed", "duration", time.Since(s.start))
+	handedOver = true
+	s.run(func() {
+		p.mu.Lock()
+		delete(p.sessions, s)
+		p.mu.Unlock()
+		s.log.Debug("closed", "duration", time.Since(s.start))
+		p.conns.Done()
+	})
 }
 
 func (p *Proxy) forget(nc net.Conn) {

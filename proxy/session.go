@@ -30,8 +30,10 @@ type session struct {
 	idleSeen  uint64
 	idleSince time.Time
 
-	c2uDone, u2cDone chan struct{} // closed when each pump has returned
+	c2uDone, u2cDone chan struct{} // closed when each pump has ended
 	done             chan struct{} // closed when the session is over
+	live             atomic.Int32  // pumps not ended
+	finished         func()        // called when the session is over
 
 	// filters is the connection's place in the route's chain, nil when
 	// the route has no filters; peer is what the filters act through.
@@ -67,30 +69,56 @@ func (s *session) heartbeat() error {
 	return nil
 }
 
-// run relays until both legs are closed. It runs pumpUpstreamToClient in a
-// new goroutine and pumpClientToUpstream in the caller's: two goroutines
-// per connection. Each leg is read only by its own pump.
-func (s *session) run() {
+// parkAfter is how long a leg may be silent before its pump gives up its
+// goroutine and parks the leg on the poller (codec.Conn.Park): a quiet
+// session then holds no goroutine and no buffer. Long enough that a busy
+// leg never parks, short enough that idle sessions cost little soon.
+const parkAfter = time.Second
+
+// run relays until both legs are closed, then calls finished. Each
+// direction has its pump, which runs in a goroutine of its own while its
+// source leg has input and parks the leg when it falls quiet; each leg is
+// read only by its own pump. run returns at once.
+func (s *session) run(finished func()) {
+	s.finished = finished
+	s.live.Store(2)
 	if s.peer != nil {
 		s.peer.start()
 	}
 	go s.pumpUpstreamToClient()
-	s.pumpClientToUpstream()
-	<-s.u2cDone
+	go s.pumpClientToUpstream()
+}
+
+func (s *session) pumpClientToUpstream() {
+	err := s.relay(s.client, s.upstream, false, &s.toUpstream)
+	if err == codec.ErrIdle && s.client.Park(s.pumpClientToUpstream) == nil {
+		return
+	}
+	s.end(err, s.client, s.upstream)
+	close(s.c2uDone)
+	s.pumpEnded()
+}
+
+func (s *session) pumpUpstreamToClient() {
+	err := s.relay(s.upstream, s.client, true, &s.toClient)
+	if err == codec.ErrIdle && s.upstream.Park(s.pumpUpstreamToClient) == nil {
+		return
+	}
+	s.end(err, s.upstream, s.client)
+	close(s.u2cDone)
+	s.pumpEnded()
+}
+
+// pumpEnded releases the session once both pumps have ended.
+func (s *session) pumpEnded() {
+	if s.live.Add(-1) != 0 {
+		return
+	}
 	s.client.CloseNow()
 	s.upstream.CloseNow()
 	s.closeFilters()
 	close(s.done)
-}
-
-func (s *session) pumpClientToUpstream() {
-	defer close(s.c2uDone)
-	s.end(s.relay(s.client, s.upstream, false, &s.toUpstream), s.client, s.upstream)
-}
-
-func (s *session) pumpUpstreamToClient() {
-	defer close(s.u2cDone)
-	s.end(s.relay(s.upstream, s.client, true, &s.toClient), s.upstream, s.client)
+	s.finished()
 }
 
 // relay relays from src to dst: whole messages through the filters when
@@ -267,7 +295,9 @@ func relay(src, dst *codec.Conn, messages *atomic.Uint64) error {
 	for {
 		f, err := src.ReadFrame()
 		if err != nil {
-			dst.Flush() //nolint:errcheck // a broken dst shows on the close
+			if ferr := dst.Flush(); ferr != nil && err == codec.ErrIdle {
+				return &writeError{ferr}
+			}
 			return err
 		}
 		if err := dst.BufferFrame(f.Fin, f.Opcode, f.Payload); err != nil {
@@ -288,7 +318,7 @@ func relay(src, dst *codec.Conn, messages *atomic.Uint64) error {
 // peer's close frame is read and the close handshake completes promptly.
 func drain(c *codec.Conn) {
 	for {
-		if _, err := c.ReadFrame(); err != nil {
+		if _, err := c.ReadFrame(); err != nil && err != codec.ErrIdle {
 			return
 		}
 	}
