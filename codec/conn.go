@@ -112,7 +112,7 @@ func (o *Options) withDefaults() Options {
 // it while traffic is light, so an idle Conn holds no pooled buffer, and
 // into a pooled one of readBufferSize while reads come back full.
 const (
-	smallBufferSize = 512
+	smallBufferSize = 256
 	readBufferSize  = 16 << 10
 	writeBufferSize = 16 << 10
 )
@@ -138,32 +138,37 @@ type Frame struct {
 // called from any goroutine at any time.
 type Conn struct {
 	nc   net.Conn
-	role Role
 	opts Options
 
 	subprotocol string
 
 	// Read side, owned by the reading goroutine.
-	buf       []byte // small[:] or *big
-	r, w      int
-	big       *[]byte
-	heavy     bool    // the last read filled the space it was given
-	frameBuf  *[]byte // payload of a frame too large for the read buffer
-	msgBuf    *[]byte // assembly buffer of a fragmented message (ReadMessage)
-	inMessage bool    // inside a fragmented data message
-	msgType   MessageType
-	msgSize   int64
-	utf8      utf8Validator
-	readErr   error
+	buf      []byte // small[:] or *big
+	r, w     int
+	big      *[]byte
+	frameBuf *[]byte // payload of a frame too large for the read buffer
+	msgBuf   *[]byte // assembly buffer of a fragmented message (ReadMessage)
+	msgSize  int64
+	readErr  error
 
 	// Keepalive, owned by the reading goroutine.
 	lastRead      time.Time
 	deadline      time.Time // the read deadline set; noDeadline when none is due
 	pingSentAt    time.Time
 	lastHeartbeat time.Time
-	parkArmed     bool // the deadline counts towards ParkAfter
-	atBoundary    bool // reading the first bytes of a frame
-	assembling    bool // ReadMessage is between the frames of a message
+
+	// Small fields together, so that an idle Conn wastes no padding.
+	role       Role
+	msgType    MessageType
+	utf8       utf8Validator
+	heavy      bool // the last read filled the space it was given
+	inMessage  bool // inside a fragmented data message
+	parkArmed  bool // the deadline counts towards ParkAfter
+	atBoundary bool // reading the first bytes of a frame
+	assembling bool // ReadMessage is between the frames of a message
+	closeSent  bool // guarded by wmu
+	closeRecv  atomic.Bool
+	failed     atomic.Bool
 
 	// Parking (park.go).
 	park parking
@@ -174,13 +179,10 @@ type Conn struct {
 	wn        int
 	wdeadline time.Time
 	writeErr  error
-	closeSent bool
 
 	// rmu is held by whoever reads: the reading goroutine, or Close when
 	// no one else is reading.
 	rmu       sync.Mutex
-	closeRecv atomic.Bool
-	failed    atomic.Bool
 	readDone  chan struct{} // closed when the peer's close arrives or reading fails
 	doneOnce  sync.Once
 	closeOnce sync.Once

@@ -166,7 +166,7 @@ func TestConn_Heartbeat(t *testing.T) {
 func TestConn_QuietConnReleasesReadBuffer(t *testing.T) {
 	// The whole message is in the client's socket buffer before the client
 	// reads, so the reads below are the same on every run, however slow
-	// the machine: 512 bytes into the small buffer (full, so heavy), then
+	// the machine: 256 bytes into the small buffer (full, so heavy), then
 	// the rest into a pooled one; and no keepalive period passes before
 	// the first byte arrives.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -104,7 +104,7 @@ func (fp *filterPeer) Send(toClient bool, typ codec.MessageType, payload []byte)
 		leg = s.client
 	}
 	if err := leg.WriteMessage(typ, payload); err != nil {
-		s.log.Debug("filter message not sent", "to", side(toClient), "err", err)
+		s.logDebug("filter message not sent", "to", side(toClient), "err", err)
 	}
 }
 
@@ -226,7 +226,7 @@ func (s *session) writeFiltered(res *plugins.Result, src, dst *codec.Conn) error
 	for _, m := range res.Back {
 		if err := src.WriteMessage(m.Type, m.Payload); err != nil {
 			// src's own read reports what broke it.
-			s.log.Debug("filter reply not sent", "err", err)
+			s.logDebug("filter reply not sent", "err", err)
 			break
 		}
 	}

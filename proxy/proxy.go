@@ -213,11 +213,7 @@ func (p *Proxy) serveConn(l *listener, nc net.Conn) {
 		up      *dialResult
 		filters *plugins.Conn
 	)
-	s := &session{
-		c2uDone: make(chan struct{}),
-		u2cDone: make(chan struct{}),
-		done:    make(chan struct{}),
-	}
+	s := &session{}
 	u := codec.Upgrader{
 		HandshakeTimeout: limits.HandshakeTimeout,
 		MaxHeaderBytes:   limits.MaxHeaderBytes,
@@ -271,7 +267,7 @@ func (p *Proxy) serveConn(l *listener, nc net.Conn) {
 	}
 
 	s.client, s.upstream, s.route, s.filters = client, up.conn, chosen, filters
-	s.log = log.With("route", chosen.cfg.Name, "upstream", up.server.String())
+	s.plog, s.listener, s.clientAddr, s.server = p.log, l.cfg.Name, nc.RemoteAddr().String(), up.server
 	s.start = time.Now()
 	opts := legOptions(&chosen.cfg.Limits)
 	opts.Heartbeat = s.heartbeat
@@ -288,13 +284,13 @@ func (p *Proxy) serveConn(l *listener, nc net.Conn) {
 	if closed {
 		go s.shutdown()
 	}
-	s.log.Debug("connected", "path", req.URI, "subprotocol", up.hs.Protocol)
+	s.logDebug("connected", "path", req.URI, "subprotocol", up.hs.Protocol)
 	handedOver = true
 	s.run(func() {
 		p.mu.Lock()
 		delete(p.sessions, s)
 		p.mu.Unlock()
-		s.log.Debug("closed", "duration", time.Since(s.start))
+		s.logDebug("closed", "duration", time.Since(s.start))
 		p.conns.Done()
 	})
 }

@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"log/slog"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,8 +18,14 @@ import (
 type session struct {
 	client, upstream *codec.Conn
 	route            *route
-	log              *slog.Logger
 	start            time.Time
+
+	// What the session's log lines say, kept as parts: a logger with
+	// these attributes would cost each idle session its own copy.
+	plog       *slog.Logger
+	listener   string
+	clientAddr string
+	server     *url.URL
 
 	// closing is set by whoever starts closing the session: a pump that
 	// ended, or a shutdown. The other pump then only drains its source.
@@ -30,10 +38,13 @@ type session struct {
 	idleSeen  uint64
 	idleSince time.Time
 
-	c2uDone, u2cDone chan struct{} // closed when each pump has ended
-	done             chan struct{} // closed when the session is over
-	live             atomic.Int32  // pumps not ended
-	finished         func()        // called when the session is over
+	// Each pump's end and the session's; made on demand, since an idle
+	// session should not carry three channels.
+	sigMu            sync.Mutex
+	c2uDone, u2cDone signal
+	done             signal
+	live             atomic.Int32 // pumps not ended
+	finished         func()       // called when the session is over
 
 	// filters is the connection's place in the route's chain, nil when
 	// the route has no filters; peer is what the filters act through.
@@ -42,6 +53,18 @@ type session struct {
 	// ended is how the session ended, for the filters' on_close.
 	endOnce sync.Once
 	ended   closeEnd
+}
+
+// logDebug logs at debug level with the session's attributes.
+func (s *session) logDebug(msg string, args ...any) {
+	if s.plog.Enabled(context.Background(), slog.LevelDebug) {
+		s.logger().Debug(msg, args...)
+	}
+}
+
+// logger is the proxy's logger with the session's attributes.
+func (s *session) logger() *slog.Logger {
+	return s.plog.With("listener", s.listener, "client", s.clientAddr, "route", s.route.cfg.Name, "upstream", s.server.String())
 }
 
 // errIdle ends a pump when no message went either way for the route's idle
@@ -95,7 +118,7 @@ func (s *session) pumpClientToUpstream() {
 		return
 	}
 	s.end(err, s.client, s.upstream)
-	close(s.c2uDone)
+	s.fire(&s.c2uDone)
 	s.pumpEnded()
 }
 
@@ -105,7 +128,7 @@ func (s *session) pumpUpstreamToClient() {
 		return
 	}
 	s.end(err, s.upstream, s.client)
-	close(s.u2cDone)
+	s.fire(&s.u2cDone)
 	s.pumpEnded()
 }
 
@@ -117,7 +140,7 @@ func (s *session) pumpEnded() {
 	s.client.CloseNow()
 	s.upstream.CloseNow()
 	s.closeFilters()
-	close(s.done)
+	s.fire(&s.done)
 	s.finished()
 }
 
@@ -151,9 +174,9 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 	}
 
 	srcIsClient := src == s.client
-	other := s.u2cDone
+	other := s.wait(&s.u2cDone)
 	if !srcIsClient {
-		other = s.c2uDone
+		other = s.wait(&s.c2uDone)
 	}
 	var pe *codec.ProtocolError
 	var we *writeError
@@ -162,7 +185,7 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 	case errors.As(err, &fe):
 		// A filter closed the connection: the client gets its code, the
 		// upstream hears that the client went away.
-		s.log.Debug("closed by a filter", "code", int(fe.code), "reason", fe.reason)
+		s.logDebug("closed by a filter", "code", int(fe.code), "reason", fe.reason)
 		s.recordEnd(closeEnd{code: fe.code, reason: fe.reason})
 		s.client.WriteClose(fe.code, fe.reason)                         //nolint:errcheck // closing anyway
 		s.upstream.WriteClose(codec.CloseGoingAway, "closed by filter") //nolint:errcheck // closing anyway
@@ -172,7 +195,7 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 		s.recordEnd(closeEnd{byUpstream: !srcIsClient, code: ce.Code, reason: ce.Reason})
 		// A clean close: pass it on; the answer comes back through the
 		// other pump. If none comes in time, src gets its own code back.
-		s.log.Debug("close", "from", side(srcIsClient), "code", int(ce.Code), "reason", ce.Reason)
+		s.logDebug("close", "from", side(srcIsClient), "code", int(ce.Code), "reason", ce.Reason)
 		dst.WriteClose(ce.Code, ce.Reason) //nolint:errcheck // a broken dst ends the other pump
 		s.await(other, dst)
 		src.Close(ce.Code, "") //nolint:errcheck // ErrClosed when answered
@@ -184,7 +207,7 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 		src.Close(codec.CloseGoingAway, "") //nolint:errcheck // reads src's answer
 	case errors.As(err, &we):
 		// dst broke under a write: src is told, dst is gone.
-		s.log.Debug("write failed", "to", side(!srcIsClient), "err", we.err)
+		s.logDebug("write failed", "to", side(!srcIsClient), "err", we.err)
 		s.recordEnd(closeEnd{byUpstream: srcIsClient, abnormal: true, code: codec.CloseAbnormal})
 		dst.CloseNow()
 		code, reason := lostLeg(srcIsClient)
@@ -197,20 +220,20 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 		// flight towards it was delivered.
 		s.recordEnd(closeEnd{byUpstream: !srcIsClient, code: pe.Code, reason: pe.Reason})
 		if srcIsClient {
-			s.log.Debug("client broke the protocol", "code", int(pe.Code), "reason", pe.Reason)
+			s.logDebug("client broke the protocol", "code", int(pe.Code), "reason", pe.Reason)
 			dst.WriteClose(codec.CloseGoingAway, "client failed") //nolint:errcheck // closing anyway
 		} else {
 			// RFC 6455 has no code for "my upstream broke the protocol";
 			// 1014 (IANA: bad gateway) says the gateway got an invalid
 			// response.
-			s.log.Warn("upstream broke the protocol", "code", int(pe.Code), "reason", pe.Reason)
+			s.logger().Warn("upstream broke the protocol", "code", int(pe.Code), "reason", pe.Reason)
 			dst.WriteClose(codec.CloseBadGateway, "upstream protocol error") //nolint:errcheck // closing anyway
 		}
 		s.await(other, dst)
 		src.Close(pe.Code, pe.Reason) //nolint:errcheck // closing anyway
 	default:
 		// src's socket was lost, or its keepalive went unanswered.
-		s.log.Debug("connection lost", "side", side(srcIsClient), "err", err)
+		s.logDebug("connection lost", "side", side(srcIsClient), "err", err)
 		s.recordEnd(closeEnd{byUpstream: !srcIsClient, abnormal: true, code: codec.CloseAbnormal})
 		src.CloseNow()
 		code, reason := lostLeg(!srcIsClient)
@@ -275,7 +298,7 @@ func (s *session) closeBoth(code codec.StatusCode, reason string, e closeEnd) {
 	timer := time.NewTimer(s.route.cfg.Limits.CloseTimeout)
 	defer timer.Stop()
 	select {
-	case <-s.done:
+	case <-s.wait(&s.done):
 	case <-timer.C:
 		s.client.CloseNow()
 		s.upstream.CloseNow()
@@ -327,4 +350,33 @@ func drain(c *codec.Conn) {
 func isWriteError(err error) bool {
 	var we *writeError
 	return errors.As(err, &we)
+}
+
+// signal is a channel closed once, made only when someone waits for it.
+type signal struct {
+	ch    chan struct{}
+	fired bool
+}
+
+// wait returns a channel closed when sig fires.
+func (s *session) wait(sig *signal) <-chan struct{} {
+	s.sigMu.Lock()
+	defer s.sigMu.Unlock()
+	if sig.ch == nil {
+		sig.ch = make(chan struct{})
+		if sig.fired {
+			close(sig.ch)
+		}
+	}
+	return sig.ch
+}
+
+// fire closes sig's channel, now or when it is made.
+func (s *session) fire(sig *signal) {
+	s.sigMu.Lock()
+	defer s.sigMu.Unlock()
+	sig.fired = true
+	if sig.ch != nil {
+		close(sig.ch)
+	}
 }
