@@ -144,13 +144,15 @@ func (c *Conn) bufferLocked(finBit bool, op Opcode, payload []byte) error {
 		c.wn += n
 		return nil
 	}
-	if mask == nil {
+	if mask == nil && len(payload) > len(buf) {
 		// A server sends a large payload as it is, without a copy.
 		if err := c.flushKeepLocked(); err != nil {
 			return err
 		}
 		return c.writeNetLocked(payload)
 	}
+	// The payload fills the buffer, which is sent, and goes on in it: a
+	// relay of mid-sized frames then writes whole buffers.
 	for off := 0; off < len(payload); {
 		if c.wn == len(buf) {
 			if err := c.flushKeepLocked(); err != nil {
@@ -158,7 +160,9 @@ func (c *Conn) bufferLocked(finBit bool, op Opcode, payload []byte) error {
 			}
 		}
 		n := copy(buf[c.wn:], payload[off:])
-		ws.Cipher(buf[c.wn:c.wn+n], key, off)
+		if mask != nil {
+			ws.Cipher(buf[c.wn:c.wn+n], key, off)
+		}
 		c.wn += n
 		off += n
 	}
