@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"testing"
@@ -155,5 +157,58 @@ func TestProxy_ParkedSessionCloses(t *testing.T) {
 	}
 	if got := <-upstreamSaw; got.code != codec.CloseGoingAway {
 		t.Errorf("upstream saw %v (%v), want 1001", got.code, got.err)
+	}
+}
+
+func TestProxy_ReusePort(t *testing.T) {
+	up := startUpstream(t, nil, echoHandler)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	src := func(reuse bool) string {
+		return fmt.Sprintf(`
+listener "public" {
+  address    = %q
+  reuse_port = %v
+}
+upstream "echo" { servers = ["ws://%s"] }
+route "all" { upstream = "echo" }
+`, addr, reuse, up.addr)
+	}
+	start := func(reuse bool) (*Proxy, error) {
+		cfg, diags := config.Parse([]byte(src(reuse)), "test.hcl", t.TempDir())
+		if diags.HasErrors() {
+			t.Fatalf("config: %s", diags.Error())
+		}
+		p := New(cfg, nil)
+		if err := p.Start(); err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			p.Shutdown(ctx) //nolint:errcheck // the test checks the relay
+		})
+		return p, nil
+	}
+	if _, err := start(true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := start(true); err != nil {
+		t.Fatalf("a second proxy with reuse_port on the same address: %v", err)
+	}
+	if _, err := start(false); err == nil {
+		t.Fatal("a proxy without reuse_port started on a taken address")
+	}
+	// Whichever process the kernel picks relays.
+	for range 8 {
+		c, _ := dialProxy(t, "ws://"+addr+"/", nil)
+		if got := roundTrip(t, c, "hi"); got != "hi" {
+			t.Fatalf("echo %q", got)
+		}
+		c.Close(codec.CloseNormal, "") //nolint:errcheck // the next dial is the test
 	}
 }

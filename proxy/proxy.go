@@ -82,7 +82,7 @@ func (p *Proxy) Start() error {
 		return err
 	}
 	for i, l := range p.listeners {
-		ln, err := net.Listen("tcp", l.cfg.Address)
+		ln, err := listen(l.cfg)
 		if err != nil {
 			for _, prev := range p.listeners[:i] {
 				prev.ln.Close()

@@ -55,6 +55,12 @@ type Listener struct {
 	// address attribute is required.
 	Address string
 
+	// ReusePort sets SO_REUSEPORT on the socket (reuse_port, default
+	// false), so that several wasmgate processes can listen on the same
+	// address and the kernel spreads connections among them: one process
+	// holds as many connections as its open-file limit allows.
+	ReusePort bool
+
 	// TLS is nil for a plain (ws) listener. For a listener with a tls block
 	// (wss) it holds the certificate, loaded at load time, MinVersion TLS
 	// 1.2, and NextProtos "http/1.1" (WebSocket upgrades need HTTP/1.1).

@@ -48,6 +48,10 @@ func (l *loader) addListener(b *listenerBody, baseDir string) {
 		}
 	}
 
+	if b.ReusePort != nil {
+		lis.ReusePort = *b.ReusePort
+	}
+
 	var ranges []hcl.Range
 	for _, t := range b.TLS {
 		ranges = append(ranges, t.DefRange)

@@ -49,6 +49,22 @@ func TestParse_valid(t *testing.T) {
 		check func(t *testing.T, cfg *Config)
 	}{
 		{
+			name: "reuse_port",
+			src: lines(
+				`listener "public" {`,
+				`  address    = "127.0.0.1:8080"`,
+				`  reuse_port = true`,
+				`}`,
+				`upstream "chat" { servers = ["ws://127.0.0.1:9000"] }`,
+				`route "chat" { upstream = "chat" }`,
+			),
+			check: func(t *testing.T, cfg *Config) {
+				if !cfg.Listeners[0].ReusePort {
+					t.Errorf("ReusePort = false, want true")
+				}
+			},
+		},
+		{
 			name: "minimal config gets every default",
 			src: lines(
 				`listener "public" { address = "127.0.0.1:8080" }`,
@@ -61,7 +77,7 @@ func TestParse_valid(t *testing.T) {
 						len(cfg.Listeners), len(cfg.Upstreams), len(cfg.Routes))
 				}
 				lis, up, r := cfg.Listeners[0], cfg.Upstreams[0], cfg.Routes[0]
-				if lis.Name != "public" || lis.Address != "127.0.0.1:8080" || lis.TLS != nil {
+				if lis.Name != "public" || lis.Address != "127.0.0.1:8080" || lis.TLS != nil || lis.ReusePort {
 					t.Errorf("listener = %+v", lis)
 				}
 				if got := lis.DeclRange.String(); got != "test.hcl:1,1-18" {

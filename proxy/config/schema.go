@@ -36,6 +36,7 @@ type listenerBody struct {
 
 	Address      *string   `hcl:"address,optional"`
 	AddressRange hcl.Range `hcl:"address,attr_value_range"`
+	ReusePort    *bool     `hcl:"reuse_port,optional"`
 
 	TLS []*listenerTLSBody `hcl:"tls,block"`
 }
