@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // replayConn is a net.Conn whose reads replay one byte stream forever and
@@ -128,6 +130,53 @@ func BenchmarkConn_Relay(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkConn_ReadMessageFragmented assembles messages sent as 8
+// fragments each: the assembly buffer is pooled and reused.
+func BenchmarkConn_ReadMessageFragmented(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			w := &recordConn{}
+			c := NewConn(w, ClientRole, nil, nil)
+			part := make([]byte, max(size/8, 1))
+			for range 16 {
+				for i := range 8 {
+					op := OpContinuation
+					if i == 0 {
+						op = OpBinary
+					}
+					if err := c.WriteFrame(i == 7, op, part); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			r := NewConn(&replayConn{data: w.buf}, ServerRole, nil, nil)
+			b.SetBytes(int64(8 * len(part)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, p, err := r.ReadMessage(); err != nil || len(p) != 8*len(part) {
+					b.Fatalf("read %d bytes: %v", len(p), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMask is the masking a client applies to every payload and a
+// server removes from it.
+func BenchmarkMask(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			p := make([]byte, size)
+			key := [4]byte{1, 2, 3, 4}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				ws.Cipher(p, key, 0)
 			}
 		})
 	}
