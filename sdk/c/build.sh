@@ -5,6 +5,7 @@
 #   sdk/c/conformance/conformance.wasm
 #   examples/redact/c/redact.wasm
 #   examples/router/router.wasm
+#   examples/noop/noop.wasm
 #
 # Needs clang with the wasm32-wasi target, wasm-ld and wasi-libc (Debian:
 # clang lld wasi-libc libclang-rt-dev-wasm32). CC overrides the compiler.
@@ -39,3 +40,4 @@ build() {
 build sdk/c/conformance/conformance.wasm sdk/c/conformance/conformance.c
 build examples/redact/c/redact.wasm examples/redact/c/redact.c examples/redact/c/redact_core.c
 build examples/router/router.wasm examples/router/router.c
+build examples/noop/noop.wasm examples/noop/noop.c
