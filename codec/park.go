@@ -54,7 +54,9 @@ func (c *Conn) initPark() {
 // closed; it should read again. Meanwhile the Conn holds no goroutine and
 // no buffer: this is how a server keeps many quiet connections cheaply.
 //
-// Park must be called by the reader, with no read in progress. On Linux it
+// Park may also be called before the first read, so that a new
+// connection holds no goroutine until its peer sends something. It must be
+// called by the reader, with no read in progress. On Linux it
 // works for TCP and TLS connections; elsewhere, and for other connections,
 // it returns ErrParkUnsupported and reads never return ErrIdle.
 func (c *Conn) Park(resume func()) error {
@@ -67,9 +69,19 @@ func (c *Conn) Park(resume func()) error {
 	if p.parked {
 		return errors.New("codec: park: already parked")
 	}
-	if p.closed || c.readErr != nil {
+	if p.closed || c.readErr != nil || c.r < c.w {
+		// Closed, failed, or input already buffered (left over from the
+		// handshake, say): there is no need to wait.
 		go resume()
 		return nil
+	}
+	if c.timed() && c.deadline.IsZero() {
+		// Parked before any read set the keepalive machinery going.
+		now := time.Now()
+		if c.lastRead.IsZero() {
+			c.lastRead = now
+		}
+		c.setReadDeadline(c.nextEvent(now))
 	}
 	p.parked, p.resume = true, resume
 	if err := netpoll.Watch(p.raw, c.wake); err != nil {

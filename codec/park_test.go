@@ -281,3 +281,44 @@ func TestConn_PingsWhenHeartbeatIsMoreFrequent(t *testing.T) {
 		t.Fatalf("got %v after %d heartbeats, want ErrPongTimeout", err, beats)
 	}
 }
+
+func TestConn_Park_BeforeTheFirstRead(t *testing.T) {
+	t.Run("keepalive runs", func(t *testing.T) {
+		_, nc := tcpPair(t)
+		c := NewConn(nc, ServerRole, &Options{PingInterval: 10 * time.Millisecond, PongTimeout: 10 * time.Millisecond}, nil)
+		skipUnlessParkable(t, c)
+		resumed := make(chan struct{})
+		if err := c.Park(func() { close(resumed) }); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-resumed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the keepalive never resumed a Conn parked before reading")
+		}
+		if _, _, err := readOrPark(t, c); !errors.Is(err, ErrPongTimeout) {
+			t.Fatalf("got %v, want ErrPongTimeout", err)
+		}
+	})
+	t.Run("input left from the handshake", func(t *testing.T) {
+		_, nc := tcpPair(t)
+		rec := &recordConn{}
+		if err := NewConn(rec, ClientRole, nil, nil).WriteMessage(Text, []byte("early")); err != nil {
+			t.Fatal(err)
+		}
+		c := NewConn(nc, ServerRole, nil, rec.buf)
+		skipUnlessParkable(t, c)
+		resumed := make(chan struct{})
+		if err := c.Park(func() { close(resumed) }); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-resumed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("buffered input did not resume the Conn")
+		}
+		if _, p, err := c.ReadMessage(); err != nil || string(p) != "early" {
+			t.Fatalf("read %q, %v", p, err)
+		}
+	})
+}

@@ -108,8 +108,14 @@ func (s *session) run(finished func()) {
 	if s.peer != nil {
 		s.peer.start()
 	}
-	go s.pumpUpstreamToClient()
-	go s.pumpClientToUpstream()
+	// Each pump starts when its leg has input: a session whose peers
+	// are quiet from the start holds no goroutine at all.
+	if s.upstream.Park(s.pumpUpstreamToClient) != nil {
+		go s.pumpUpstreamToClient()
+	}
+	if s.client.Park(s.pumpClientToUpstream) != nil {
+		go s.pumpClientToUpstream()
+	}
 }
 
 func (s *session) pumpClientToUpstream() {
