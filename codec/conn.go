@@ -79,7 +79,10 @@ type Options struct {
 	WriteTimeout time.Duration
 	// ParkAfter, when positive, makes a read that found no input for this
 	// long at a frame boundary return ErrIdle, so that the caller can give
-	// up its goroutine with Park until input arrives. ReadMessage returns
+	// up its goroutine with Park until input arrives. Before the Conn's
+	// first input the wait is at most FirstParkAfter: a peer quiet from
+	// the start tends to stay quiet, and many connections opening at once
+	// should not each hold a goroutine for long. ReadMessage returns
 	// ErrIdle only between messages. It has no effect where Park is not
 	// supported (see Park). Default 0: reads wait as long as it takes.
 	ParkAfter time.Duration
@@ -107,6 +110,9 @@ func (o *Options) withDefaults() Options {
 	}
 	return d
 }
+
+// FirstParkAfter bounds Options.ParkAfter before a Conn's first input.
+const FirstParkAfter = 100 * time.Millisecond
 
 // Sizes of the read buffers. A Conn reads into a small buffer embedded in
 // it while traffic is light, so an idle Conn holds no pooled buffer, and
@@ -164,6 +170,7 @@ type Conn struct {
 	heavy      bool // the last read filled the space it was given
 	inMessage  bool // inside a fragmented data message
 	parkArmed  bool // the deadline counts towards ParkAfter
+	gotInput   bool // a read has returned bytes
 	atBoundary bool // reading the first bytes of a frame
 	assembling bool // ReadMessage is between the frames of a message
 	closeSent  bool // guarded by wmu
@@ -474,7 +481,7 @@ func (c *Conn) fill(n int) error {
 				c.r, c.w = 0, 0
 				c.heavy = false
 			}
-			if idle && time.Since(c.lastRead) >= c.opts.ParkAfter {
+			if idle && time.Since(c.lastRead) >= c.parkAfter() {
 				return ErrIdle
 			}
 			continue
@@ -536,6 +543,7 @@ func (c *Conn) readNet(p []byte, yieldOnQuiet bool) (int, error) {
 		}
 		n, err := c.nc.Read(p)
 		if n > 0 {
+			c.gotInput = true
 			if timed {
 				c.lastRead = time.Now()
 				if c.deadline == noDeadline || (!c.parkArmed && c.opts.ParkAfter > 0) {
@@ -570,6 +578,14 @@ func (c *Conn) timed() bool {
 	return c.opts.PingInterval > 0 || c.opts.Heartbeat != nil || (c.opts.ParkAfter > 0 && c.park.supported)
 }
 
+// parkAfter is how long a read waits for input before it goes idle.
+func (c *Conn) parkAfter() time.Duration {
+	if !c.gotInput {
+		return min(c.opts.ParkAfter, FirstParkAfter)
+	}
+	return c.opts.ParkAfter
+}
+
 // mayIdle reports whether a read now may end with ErrIdle.
 func (c *Conn) mayIdle() bool {
 	return c.opts.ParkAfter > 0 && c.park.supported && c.atBoundary && !c.assembling
@@ -593,7 +609,7 @@ func (c *Conn) nextEvent(now time.Time) time.Time {
 	c.parkArmed = false
 	if c.opts.ParkAfter > 0 && c.park.supported {
 		// Once passed, parking is no longer due until input arrives.
-		if t := c.lastRead.Add(c.opts.ParkAfter); t.After(now) {
+		if t := c.lastRead.Add(c.parkAfter()); t.After(now) {
 			next = minTime(next, t)
 			c.parkArmed = true
 		}

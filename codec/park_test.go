@@ -322,3 +322,23 @@ func TestConn_Park_BeforeTheFirstRead(t *testing.T) {
 		}
 	})
 }
+
+func TestConn_Park_FirstInputWaitsLessLong(t *testing.T) {
+	// A Conn that never had input goes idle after FirstParkAfter even with
+	// a ParkAfter of an hour; after input, ParkAfter applies.
+	peer, nc := tcpPair(t)
+	c := NewConn(nc, ServerRole, &Options{ParkAfter: time.Hour}, nil)
+	skipUnlessParkable(t, c)
+	if _, err := c.ReadFrame(); err != ErrIdle {
+		t.Fatalf("first read: %v, want ErrIdle", err)
+	}
+	if err := NewConn(peer, ClientRole, nil, nil).WriteMessage(Text, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := readOrPark(t, c); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.parkAfter(); got != time.Hour {
+		t.Fatalf("after input the Conn parks after %v, want ParkAfter", got)
+	}
+}

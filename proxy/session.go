@@ -95,7 +95,8 @@ func (s *session) heartbeat() error {
 // parkAfter is how long a leg may be silent before its pump gives up its
 // goroutine and parks the leg on the poller (codec.Conn.Park): a quiet
 // session then holds no goroutine and no buffer. Long enough that a busy
-// leg never parks, short enough that idle sessions cost little soon.
+// leg never parks, short enough that idle sessions cost little soon. A leg
+// that has not had any input yet parks sooner (codec.FirstParkAfter).
 const parkAfter = time.Second
 
 // run relays until both legs are closed, then calls finished. Each
@@ -108,14 +109,8 @@ func (s *session) run(finished func()) {
 	if s.peer != nil {
 		s.peer.start()
 	}
-	// Each pump starts when its leg has input: a session whose peers
-	// are quiet from the start holds no goroutine at all.
-	if s.upstream.Park(s.pumpUpstreamToClient) != nil {
-		go s.pumpUpstreamToClient()
-	}
-	if s.client.Park(s.pumpClientToUpstream) != nil {
-		go s.pumpClientToUpstream()
-	}
+	go s.pumpUpstreamToClient()
+	go s.pumpClientToUpstream()
 }
 
 func (s *session) pumpClientToUpstream() {
