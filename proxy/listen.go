@@ -9,8 +9,11 @@ import (
 )
 
 // listen opens a listener's socket, with SO_REUSEPORT when it asks.
+// Accepted connections get no TCP keepalive: the WebSocket has its own
+// (ping_interval), and Go's default costs four setsockopt calls per
+// connection.
 func listen(cfg *config.Listener) (net.Listener, error) {
-	var lc net.ListenConfig
+	lc := net.ListenConfig{KeepAlive: -1}
 	if cfg.ReusePort {
 		lc.Control = func(network, address string, c syscall.RawConn) error {
 			var serr error

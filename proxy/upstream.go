@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +20,11 @@ type upstream struct {
 	cfg  *config.Upstream
 	next atomic.Uint32
 }
+
+// noKeepAliveDialer dials upstreams without TCP keepalive: each leg has the
+// WebSocket's own (ping_interval), and Go's default would cost four
+// setsockopt calls per connection.
+var noKeepAliveDialer = &net.Dialer{KeepAlive: -1}
 
 // dialResult is a successful upstream dial.
 type dialResult struct {
@@ -57,6 +63,7 @@ func (u *upstream) dial(ctx context.Context, req *codec.Request, r *route, verdi
 			TLSConfig:        u.cfg.TLS,
 			ConnectTimeout:   u.cfg.ConnectTimeout,
 			HandshakeTimeout: u.cfg.HandshakeTimeout,
+			NetDial:          noKeepAliveDialer.DialContext,
 		}
 		conn, hs, err := d.Dial(ctx, upstreamURL(server, uri))
 		if err == nil {
