@@ -34,8 +34,11 @@ const (
 	// process may hold at most ~19,900 sockets under a limit of 20,000
 	// open files.
 	connsPerProc = 18000
-	// idleCheckTimeout bounds the liveness check of all the connections.
+	// idleCheckTimeout bounds the liveness check of all the connections,
+	// plus idleCheckPerConn for each: waking a hundred thousand parked
+	// connections through a proxy takes longer than waking a hundred.
 	idleCheckTimeout = 10 * time.Second
+	idleCheckPerConn = time.Millisecond
 	// idleCloseTimeout bounds the close handshakes of all the
 	// connections; those left are cut.
 	idleCloseTimeout = 10 * time.Second
@@ -43,7 +46,7 @@ const (
 	idleParallel = 256
 	// idleChildResultTimeout bounds the wait for a child's RESULT once
 	// released: its check, its closes, and a margin.
-	idleChildResultTimeout = idleCheckTimeout + idleCloseTimeout + 30*time.Second
+	idleChildResultTimeout = idleCheckTimeout + 20000*idleCheckPerConn + idleCloseTimeout + 30*time.Second
 )
 
 // idleProbe is the message of the liveness check.
@@ -235,10 +238,11 @@ func (p *idlePool) dialLoop(ctx context.Context, d *codec.Dialer, url string, st
 
 // check sends the probe on every connection and reports which echoed it
 // (any data message counts: a filter may rewrite it) within
-// idleCheckTimeout overall, idleParallel at a time.
+// idleCheckTimeout overall (and idleCheckPerConn more per connection),
+// idleParallel at a time.
 func (p *idlePool) check() []bool {
 	alive := make([]bool, len(p.conns))
-	deadline := time.Now().Add(idleCheckTimeout)
+	deadline := time.Now().Add(idleCheckTimeout + time.Duration(len(p.conns))*idleCheckPerConn)
 	p.parallel(func(i int, c *codec.Conn) {
 		c.NetConn().SetDeadline(deadline) //nolint:errcheck // a failed deadline shows as a failed read
 		err := c.WriteMessage(codec.Text, idleProbe)

@@ -7,9 +7,10 @@
 #
 # One process may open 20,000 files here (ulimit -Hn), two per proxied
 # connection: about 9,900 connections each, so 100,000 take 11 processes.
-# The echo backend listens on four addresses (one destination gives the
-# proxies only ~28,000 ephemeral ports), in enough processes to stay under
-# the limit too; the clients spread over eight source addresses.
+# The echo backend listens on one address per 10,000 connections (one
+# destination gives the proxies only some 14,000 to 28,000 ephemeral ports),
+# in enough processes to stay under the limit too; the clients spread over
+# eight source addresses.
 set -euo pipefail
 n=${1:-100000}
 procs=${2:-11}
@@ -27,8 +28,11 @@ go build -o "$tmp/wsbench" ./cmd/wsbench
 go build -o "$tmp/wasmgate" ./cmd/wasmgate
 
 echo_procs=$(( (n + 17999) / 18000 ))
-"$tmp/wsbench" echo -listen 127.0.0.1:0 -listen 127.0.0.1:0 -listen 127.0.0.1:0 -listen 127.0.0.1:0 \
-  -procs "$echo_procs" >"$tmp/echo.out" 2>"$tmp/echo.err" &
+# One listener per 10,000 connections (at least four): connect() takes its
+# ephemeral ports from half the range first, about 14,000 per destination.
+listens=()
+for _ in $(seq $(( n / 10000 > 4 ? (n + 9999) / 10000 : 4 ))); do listens+=(-listen 127.0.0.1:0); done
+"$tmp/wsbench" echo "${listens[@]}" -procs "$echo_procs" >"$tmp/echo.out" 2>"$tmp/echo.err" &
 pids+=($!)
 until grep -q '^READY' "$tmp/echo.out" 2>/dev/null; do
   kill -0 "${pids[0]}" 2>/dev/null || { echo "echo backend failed: $(cat "$tmp/echo.err")"; exit 1; }
@@ -45,6 +49,10 @@ listener "public" {
 }
 upstream "echo" { servers = [$servers] }
 route "all" { upstream = "echo" }
+# The idle clients hold their sockets without reading, so they cannot
+# answer keepalive pings: opening 100,000 takes longer than the default
+# ping_interval, and unanswered pings rightly end connections.
+limits { ping_interval = "1h" }
 HCL
 wg_pids=()
 for _ in $(seq "$procs"); do
@@ -80,6 +88,9 @@ done
 exec 3>&-  # releases the idle clients: they check every connection, then close
 wait "$idle_pid" || true
 tail -n 1 "$tmp/idle.out"
+for f in echo.err wasmgate.err idle.err; do
+  if [ -s "$tmp/$f" ]; then echo "--- the end of $f"; tail -n 5 "$tmp/$f"; fi
+done
 python3 - "$before" "$after" "$tmp/idle.out" <<'PY'
 import json, sys
 before, after = int(sys.argv[1]), int(sys.argv[2])
