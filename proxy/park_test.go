@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,26 +16,7 @@ import (
 // milliseconds of silence.
 func startParkingProxy(t *testing.T, src string, vars map[string]string) (*Proxy, string) {
 	t.Helper()
-	for k, v := range vars {
-		src = strings.ReplaceAll(src, "{{"+k+"}}", v)
-	}
-	cfg, diags := config.Parse([]byte(src), "test.hcl", t.TempDir())
-	if diags.HasErrors() {
-		t.Fatalf("config: %s", diags.Error())
-	}
-	p := New(cfg, nil)
-	p.parkAfter = 10 * time.Millisecond
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := p.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return p, p.Addr("public").String()
+	return startProxyWith(t, src, vars, nil, func(p *Proxy) { p.parkAfter = 10 * time.Millisecond })
 }
 
 // awaitParked waits until every session of p has both legs parked.
@@ -104,26 +84,6 @@ func TestProxy_QuietSessionsPark(t *testing.T) {
 			}
 			awaitParked(t, p, n+1)
 		})
-	}
-}
-
-func TestProxy_ParkedSessionIdleTimeout(t *testing.T) {
-	upstreamSaw := make(chan closeResult, 1)
-	up := startUpstream(t, nil, func(c *codec.Conn) { upstreamSaw <- readUntilClose(c) })
-	_, addr := startParkingProxy(t, `
-listener "public" { address = "127.0.0.1:0" }
-upstream "echo" { servers = ["ws://{{up}}"] }
-route "r" {
-  upstream = "echo"
-  limits { idle_timeout = "150ms" }
-}
-`, map[string]string{"up": up.addr})
-	c, _ := dialProxy(t, "ws://"+addr+"/", nil)
-	if got := readUntilClose(c); got.code != codec.CloseGoingAway || got.reason != "idle timeout" {
-		t.Fatalf("client saw %v %q (%v), want 1001 idle timeout", got.code, got.reason, got.err)
-	}
-	if got := <-upstreamSaw; got.code != codec.CloseGoingAway {
-		t.Fatalf("upstream saw %v (%v), want 1001", got.code, got.err)
 	}
 }
 

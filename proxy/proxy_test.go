@@ -105,6 +105,13 @@ func startProxy(t testing.TB, src string, vars map[string]string) (*Proxy, strin
 // nowhere).
 func startProxyLogging(t testing.TB, src string, vars map[string]string, log *slog.Logger) (*Proxy, string) {
 	t.Helper()
+	return startProxyWith(t, src, vars, log, nil)
+}
+
+// startProxyWith is startProxyLogging with setup run on the Proxy before it
+// starts (setup may be nil).
+func startProxyWith(t testing.TB, src string, vars map[string]string, log *slog.Logger, setup func(*Proxy)) (*Proxy, string) {
+	t.Helper()
 	for k, v := range vars {
 		src = strings.ReplaceAll(src, "{{"+k+"}}", v)
 	}
@@ -113,6 +120,9 @@ func startProxyLogging(t testing.TB, src string, vars map[string]string, log *sl
 		t.Fatalf("config: %s", diags.Error())
 	}
 	p := New(cfg, log)
+	if setup != nil {
+		setup(p)
+	}
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -662,22 +672,27 @@ route "r" {
 }
 
 func TestProxy_IdleTimeout(t *testing.T) {
-	upstreamSaw := make(chan closeResult, 1)
-	up := startUpstream(t, nil, func(c *codec.Conn) { upstreamSaw <- readUntilClose(c) })
-	_, addr := startProxy(t, `
+	// With parkAfter short, the legs are parked when the timeout falls.
+	for _, parkAfter := range []time.Duration{parkAfter, 10 * time.Millisecond} {
+		t.Run("park after "+parkAfter.String(), func(t *testing.T) {
+			upstreamSaw := make(chan closeResult, 1)
+			up := startUpstream(t, nil, func(c *codec.Conn) { upstreamSaw <- readUntilClose(c) })
+			_, addr := startProxyWith(t, `
 listener "public" { address = "127.0.0.1:0" }
 upstream "echo" { servers = ["ws://{{up}}"] }
 route "r" {
   upstream = "echo"
   limits { idle_timeout = "200ms" }
 }
-`, map[string]string{"up": up.addr})
-	c, _ := dialProxy(t, "ws://"+addr+"/", nil)
-	if got := readUntilClose(c); got.code != codec.CloseGoingAway || got.reason != "idle timeout" {
-		t.Fatalf("client saw %v %q (%v), want 1001 idle timeout", got.code, got.reason, got.err)
-	}
-	if got := <-upstreamSaw; got.code != codec.CloseGoingAway {
-		t.Fatalf("upstream saw %v (%v), want 1001", got.code, got.err)
+`, map[string]string{"up": up.addr}, nil, func(p *Proxy) { p.parkAfter = parkAfter })
+			c, _ := dialProxy(t, "ws://"+addr+"/", nil)
+			if got := readUntilClose(c); got.code != codec.CloseGoingAway || got.reason != "idle timeout" {
+				t.Fatalf("client saw %v %q (%v), want 1001 idle timeout", got.code, got.reason, got.err)
+			}
+			if got := <-upstreamSaw; got.code != codec.CloseGoingAway {
+				t.Fatalf("upstream saw %v (%v), want 1001", got.code, got.err)
+			}
+		})
 	}
 }
 
