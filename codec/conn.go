@@ -546,7 +546,7 @@ func (c *Conn) readNet(p []byte, yieldOnQuiet bool) (int, error) {
 			c.gotInput = true
 			if timed {
 				c.lastRead = time.Now()
-				if c.deadline == noDeadline || (!c.parkArmed && c.opts.ParkAfter > 0) {
+				if c.deadline == noDeadline || (!c.parkArmed && c.parks()) {
 					// Input: events that silence had retired are due
 					// again; the next read sets the deadline anew.
 					c.deadline = time.Time{}
@@ -575,8 +575,11 @@ func (c *Conn) readNet(p []byte, yieldOnQuiet bool) (int, error) {
 // deadline when there are pings to send, heartbeats to run, or reads to
 // give up for parking.
 func (c *Conn) timed() bool {
-	return c.opts.PingInterval > 0 || c.opts.Heartbeat != nil || (c.opts.ParkAfter > 0 && c.park.supported)
+	return c.opts.PingInterval > 0 || c.opts.Heartbeat != nil || c.parks()
 }
+
+// parks reports whether reads go idle: ParkAfter is set and Park can follow.
+func (c *Conn) parks() bool { return c.opts.ParkAfter > 0 && c.park.supported }
 
 // parkAfter is how long a read waits for input before it goes idle.
 func (c *Conn) parkAfter() time.Duration {
@@ -588,7 +591,7 @@ func (c *Conn) parkAfter() time.Duration {
 
 // mayIdle reports whether a read now may end with ErrIdle.
 func (c *Conn) mayIdle() bool {
-	return c.opts.ParkAfter > 0 && c.park.supported && c.atBoundary && !c.assembling
+	return c.parks() && c.atBoundary && !c.assembling
 }
 
 // nextEvent is when the keepalive machinery next has work: a ping to send,
@@ -607,7 +610,7 @@ func (c *Conn) nextEvent(now time.Time) time.Time {
 		next = minTime(next, maxTime(c.lastRead, c.lastHeartbeat).Add(c.opts.HeartbeatInterval))
 	}
 	c.parkArmed = false
-	if c.opts.ParkAfter > 0 && c.park.supported {
+	if c.parks() {
 		// Once passed, parking is no longer due until input arrives.
 		if t := c.lastRead.Add(c.parkAfter()); t.After(now) {
 			next = minTime(next, t)
