@@ -34,6 +34,11 @@ type Config struct {
 	// DefaultLimits). Each route's Limits already include these.
 	Limits Limits
 
+	// Admin is the admin block, or nil when there is none: the admin
+	// listener is off by default. At most one admin block exists in the
+	// whole configuration.
+	Admin *Admin
+
 	// Files are the parsed source files, keyed by file name as it appears in
 	// diagnostics. WriteDiagnostics needs them to print source snippets.
 	// Files is set even when loading failed.
@@ -66,6 +71,12 @@ type Listener struct {
 	// 1.2, and NextProtos "http/1.1" (WebSocket upgrades need HTTP/1.1).
 	TLS *tls.Config
 
+	// CertFile and KeyFile are the paths of the tls block's cert_file and
+	// key_file, resolved like Plugin.WasmPath, so that the effective
+	// configuration can say where the certificate came from. Both are
+	// empty for a plain listener.
+	CertFile, KeyFile string
+
 	// DeclRange is the range of the block's header, `listener "name"`.
 	DeclRange hcl.Range
 }
@@ -96,6 +107,11 @@ type Upstream struct {
 	// InsecureSkipVerify is false unless insecure_skip_verify is true.
 	// MinVersion is TLS 1.2 and NextProtos is "http/1.1".
 	TLS *tls.Config
+
+	// CAFile is the path of the tls block's ca_file, resolved like
+	// Plugin.WasmPath, whose certificates are TLS.RootCAs. Empty when
+	// ca_file is not set: the system roots.
+	CAFile string
 
 	// DeclRange is the range of the block's header, `upstream "name"`.
 	DeclRange hcl.Range
@@ -165,6 +181,11 @@ type Route struct {
 
 	// DeclRange is the range of the block's header, `route "name"`.
 	DeclRange hcl.Range
+
+	// secretHeaders are the canonical names of the Headers whose value
+	// the configuration reads with env() or file(): EffectiveJSON redacts
+	// them.
+	secretHeaders map[string]bool
 }
 
 // Plugin is a plugin block: a WebAssembly filter module, checked against
@@ -224,8 +245,17 @@ type Plugin struct {
 	// no on-disk cache.
 	CacheDir string
 
+	// Reload is what a configuration reload does to the connections that
+	// the plugin already filters (reload). Default ReloadRestart.
+	Reload Reload
+
 	// DeclRange is the range of the block's header, `plugin "name"`.
 	DeclRange hcl.Range
+
+	// redactedConfig is Config with the values that are secret, by the
+	// rules of EffectiveJSON, replaced; nil when the loader did not set
+	// it, and EffectiveJSON redacts Config by key names alone.
+	redactedConfig []byte
 }
 
 // OnError is a plugin's policy for the connections pinned to an instance
@@ -278,6 +308,52 @@ func (s Sandbox) String() string {
 		return "plain"
 	}
 	return "Sandbox(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Reload is what a configuration reload does to the open connections
+// that a plugin filters. New connections always get the new version.
+type Reload int
+
+const (
+	// ReloadRestart leaves each open connection on the instance, and the
+	// version of the plugin, it started with until it closes (reload =
+	// "restart", the default).
+	ReloadRestart Reload = iota
+	// ReloadLive moves each open connection to the new version of the
+	// plugin at its next message boundary, and runs the new version's
+	// on_open for it again with the flag OPEN_REOPEN (sdk/ABI.md), so that
+	// a fixed filter reaches every connection without a reconnect (reload
+	// = "live"). It applies only when the plugin is live in both the old
+	// and the new configuration.
+	ReloadLive
+)
+
+// String returns the policy as written in the configuration: "restart"
+// or "live".
+func (r Reload) String() string {
+	switch r {
+	case ReloadRestart:
+		return "restart"
+	case ReloadLive:
+		return "live"
+	}
+	return "Reload(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Admin is the admin block: a separate HTTP listener that serves metrics,
+// health, the effective configuration and reloads. It has no
+// authentication.
+type Admin struct {
+	// Address is the "host:port" to listen on, as written; port 0 picks a
+	// free port. Required. It never overlaps a listener's address.
+	Address string
+
+	// Pprof serves net/http/pprof under /debug/pprof/ on the admin
+	// listener (pprof). Default false.
+	Pprof bool
+
+	// DeclRange is the range of the block's header, `admin`.
+	DeclRange hcl.Range
 }
 
 // Limits bound what a connection may do. The zero value is not useful: use

@@ -108,7 +108,7 @@ func TestParse_diagnostics(t *testing.T) {
 			name: "unknown block type at the top level",
 			src:  lines(okListener, okUpstream, okRoute, `backend "b" {}`),
 			want: []wantDiag{{summary: "Unsupported block type", at: "4:1",
-				detail: []string{`"backend"`, "no arguments are allowed; the allowed blocks are limits, listener, plugin, route, upstream"}}},
+				detail: []string{`"backend"`, "no arguments are allowed; the allowed blocks are admin, limits, listener, plugin, route, upstream"}}},
 		},
 		{
 			name: "unknown attribute in a nested block",
@@ -120,12 +120,108 @@ func TestParse_diagnostics(t *testing.T) {
 			want: []wantDiag{{summary: "Unsupported argument", at: "5:12",
 				detail: []string{"In the limits block of a route, the allowed arguments are close_timeout, "}}},
 		},
+
+		// The admin block.
 		{
-			name: "admin block is refused",
-			src:  lines(okListener, okUpstream, okRoute, `admin { address = "127.0.0.1:9901" }`),
-			want: []wantDiag{{summary: "Admin blocks are not supported", at: "4:1",
-				detail: []string{"this version of wasmgate has no admin listener"}}},
+			name: "admin block without address",
+			src:  lines(okListener, okUpstream, okRoute, `admin { pprof = true }`),
+			want: []wantDiag{{summary: "Missing admin address", at: "4:1",
+				detail: []string{`address = "127.0.0.1:9901"`, "leave the admin block out"}}},
 		},
+		{
+			name: "admin address without port",
+			src:  lines(okListener, okUpstream, okRoute, `admin { address = "127.0.0.1" }`),
+			want: []wantDiag{{summary: "Invalid admin address", at: "4:19",
+				detail: []string{`"127.0.0.1" is not host:port: missing port in address`, "where 0 picks a free port"}}},
+		},
+		{
+			name: "admin address with a bad port",
+			src:  lines(okListener, okUpstream, okRoute, `admin { address = "127.0.0.1:99999" }`),
+			want: []wantDiag{{summary: "Invalid admin address", at: "4:19",
+				detail: []string{`The port "99999" of "127.0.0.1:99999" is not a number from 0 to 65535`}}},
+		},
+		{
+			name: "admin address with a bad host",
+			src:  lines(okListener, okUpstream, okRoute, `admin { address = "local host:9901" }`),
+			want: []wantDiag{{summary: "Invalid admin address", at: "4:19",
+				detail: []string{`The host "local host" of "local host:9901" is not an IP address or a host name`}}},
+		},
+		{
+			name: "two admin blocks in one file",
+			src: lines(okListener, okUpstream, okRoute,
+				`admin { address = "127.0.0.1:9901" }`,
+				`admin { address = "127.0.0.1:9902" }`),
+			want: []wantDiag{{summary: "Duplicate admin block", at: "5:1",
+				detail: []string{"Only one admin block is allowed in a configuration, across all its files; the first is at test.hcl:4,1"}}},
+		},
+		{
+			name: "admin address overlaps a listener",
+			src: lines(`listener "public" { address = ":9901" }`, okUpstream, okRoute,
+				`admin { address = "127.0.0.1:9901" }`),
+			want: []wantDiag{{summary: "Admin address already in use", at: "4:19",
+				detail: []string{`"127.0.0.1:9901", which overlaps the address ":9901" of listener "public", declared at test.hcl:1,1`, "a port of its own"}}},
+		},
+		{
+			name: "admin address equals a listener's",
+			src: lines(`listener "public" { address = "127.0.0.1:9901" }`, okUpstream, okRoute,
+				`admin { address = "127.0.0.1:9901" }`),
+			want: []wantDiag{{summary: "Admin address already in use", at: "4:19"}},
+		},
+		{
+			name: "admin on every interface",
+			src:  lines(okListener, okUpstream, okRoute, `admin { address = ":9901" }`),
+			want: []wantDiag{{warning: true, summary: "Admin listener reachable from other hosts", at: "4:19",
+				detail: []string{`":9901" listens on every interface`, "no authentication", "reload the configuration", `"127.0.0.1:9901"`}}},
+		},
+		{
+			name: "admin on the IPv6 wildcard",
+			src:  lines(okListener, okUpstream, okRoute, `admin { address = "[::]:9901" }`),
+			want: []wantDiag{{warning: true, summary: "Admin listener reachable from other hosts", at: "4:19",
+				detail: []string{"listens on every interface"}}},
+		},
+		{
+			name: "admin on the IPv4 wildcard",
+			src:  lines(okListener, okUpstream, okRoute, `admin { address = "0.0.0.0:9901" }`),
+			want: []wantDiag{{warning: true, summary: "Admin listener reachable from other hosts", at: "4:19",
+				detail: []string{`"0.0.0.0:9901" listens on every interface`}}},
+		},
+		{
+			name: "admin on a public address",
+			src:  lines(okListener, okUpstream, okRoute, `admin { address = "10.0.0.1:9901" }`),
+			want: []wantDiag{{warning: true, summary: "Admin listener reachable from other hosts", at: "4:19",
+				detail: []string{"listens on 10.0.0.1, which is not a loopback address"}}},
+		},
+		{
+			name: "admin on a host name",
+			src:  lines(okListener, okUpstream, okRoute, `admin { address = "admin.internal:9901" }`),
+			want: []wantDiag{{warning: true, summary: "Admin listener reachable from other hosts", at: "4:19",
+				detail: []string{"the host name admin.internal, which need not be loopback addresses"}}},
+		},
+		{
+			name: "admin on loopback gives no warning",
+			src:  lines(okListener, okUpstream, okRoute, `admin { address = "127.0.0.2:9901" }`),
+		},
+		{
+			name: "admin on localhost gives no warning",
+			src:  lines(okListener, okUpstream, okRoute, `admin { address = "LocalHost:9901" }`),
+		},
+		{
+			name: "admin on port 0 never overlaps",
+			src:  lines(okListener, okUpstream, okRoute, `admin { address = "127.0.0.1:0" }`),
+		},
+		{
+			name: "unknown attribute in the admin block",
+			src:  lines(okListener, okUpstream, okRoute, `admin {`, `  address = "127.0.0.1:9901"`, `  pprof_enabled = true`, `}`),
+			want: []wantDiag{{summary: "Unsupported argument", at: "6:3",
+				detail: []string{`"pprof_enabled"`, "In the admin block, the allowed arguments are address, pprof."}}},
+		},
+		{
+			name: "admin pprof of the wrong type",
+			src:  lines(okListener, okUpstream, okRoute, `admin {`, `  address = "127.0.0.1:9901"`, `  pprof   = "yes"`, `}`),
+			want: []wantDiag{{summary: "Unsuitable value type", at: "6:14",
+				detail: []string{"The value of pprof must be true or false"}}},
+		},
+
 		{
 			name: "variable instead of a quoted name",
 			src:  lines(okListener, okUpstream, `route "r" { upstream = u }`),
@@ -643,6 +739,18 @@ func TestParse_diagnostics(t *testing.T) {
 			},
 		},
 		{
+			name: "reload value with a typo",
+			src:  lines(okListener, okUpstream, `plugin "auth" {`, `  wasm   = "ok.wasm"`, `  reload = "Live"`, `}`, okRoute),
+			want: []wantDiag{{summary: "Invalid reload", at: "5:12",
+				detail: []string{`reload = "Live" is not one of "restart", "live". Did you mean "live"?`, "next message boundary"}}},
+		},
+		{
+			name: "reload value of the wrong type",
+			src:  lines(okListener, okUpstream, `plugin "auth" {`, `  wasm   = "ok.wasm"`, `  reload = ["live"]`, `}`, okRoute),
+			want: []wantDiag{{summary: "Unsuitable value type", at: "5:12",
+				detail: []string{"The value of reload must be a string"}}},
+		},
+		{
 			name: "plugin values out of range",
 			src: lines(okListener, okUpstream,
 				`plugin "auth" {`,
@@ -679,7 +787,7 @@ func TestParse_diagnostics(t *testing.T) {
 			name: "unknown attribute in a plugin block",
 			src:  lines(okListener, okUpstream, `plugin "auth" {`, `  wasm     = "ok.wasm"`, `  instance = 2`, `}`, okRoute),
 			want: []wantDiag{{summary: "Unsupported argument", at: "5:3",
-				detail: []string{`Did you mean "instances"?`, "In a plugin block, the allowed arguments are cache_dir, config, instances, kv_namespace, memory_limit, on_error, sandbox, timeout, wasm."}}},
+				detail: []string{`Did you mean "instances"?`, "In a plugin block, the allowed arguments are cache_dir, config, instances, kv_namespace, memory_limit, on_error, reload, sandbox, timeout, wasm."}}},
 		},
 		{
 			name: "plugin config with an unset environment variable",

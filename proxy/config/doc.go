@@ -11,7 +11,9 @@
 // summary, a detail that says what is allowed, and the source range (file,
 // line and column) of the offending text. Diagnostics are collected in one
 // pass, so a single run reports as many mistakes as it can find;
-// WriteDiagnostics renders them with source snippets.
+// WriteDiagnostics renders them with source snippets. Config.EffectiveJSON
+// renders a loaded configuration, secrets redacted, for the admin
+// endpoint that shows it.
 //
 // The syntax, every block and attribute, and the matching rules are
 // documented in docs/configuration.md.

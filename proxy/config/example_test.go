@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -61,4 +62,60 @@ route "chat" {
 	//   7 |   servers = ["http://127.0.0.1:9000"]
 	//     |              ^^^^^^^^^^^^^^^^^^^^^^^
 	//   "http://127.0.0.1:9000" has the scheme http://; upstreams are dialed as WebSocket servers: use ws:// for http:// and wss:// for https://. A server is a ws:// or wss:// URL with a host and an optional port and path, e.g. "ws://127.0.0.1:9000" or "wss://chat.internal/socket".
+}
+
+func ExampleConfig_EffectiveJSON() {
+	src := []byte(`
+listener "public" {
+  address = "127.0.0.1:8080"
+}
+
+upstream "chat" {
+  servers = ["ws://127.0.0.1:9000/socket?room=lobby&token=abc"]
+}
+
+route "chat" {
+  upstream = "chat"
+  headers  = { "X-Tenant" = "acme", "X-Api-Key" = "k-123" }
+}
+
+admin {
+  address = "127.0.0.1:9901"
+}
+`)
+	cfg, diags := config.Parse(src, "wasmgate.hcl", ".")
+	if diags.HasErrors() {
+		_ = cfg.WriteDiagnostics(os.Stderr, diags)
+		return
+	}
+	js, err := cfg.EffectiveJSON()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Pick a few fields of the document.
+	var doc struct {
+		Upstreams []struct {
+			Servers        []string `json:"servers"`
+			ConnectTimeout string   `json:"connect_timeout"`
+		} `json:"upstreams"`
+		Routes []struct {
+			Path    string            `json:"path"`
+			Headers map[string]string `json:"headers"`
+		} `json:"routes"`
+		Admin struct {
+			Address string `json:"address"`
+		} `json:"admin"`
+	}
+	if err := json.Unmarshal(js, &doc); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(doc.Upstreams[0].Servers[0], doc.Upstreams[0].ConnectTimeout)
+	fmt.Println(doc.Routes[0].Path, doc.Routes[0].Headers)
+	fmt.Println(doc.Admin.Address)
+	// Output:
+	// ws://127.0.0.1:9000/socket?room=lobby&token=[redacted] 5s
+	// / map[X-Api-Key:[redacted] X-Tenant:acme]
+	// 127.0.0.1:9901
 }

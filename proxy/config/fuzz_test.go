@@ -13,7 +13,7 @@ import (
 // FuzzParse checks that no source, however broken, makes Parse panic, and
 // that whatever Parse accepts is fully resolved.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"example.hcl", "diagnostics/typos.hcl", "diagnostics/structure.hcl", "diagnostics/plugins.hcl"} {
+	for _, name := range []string{"example.hcl", "diagnostics/typos.hcl", "diagnostics/structure.hcl", "diagnostics/plugins.hcl", "effective/config.hcl"} {
 		src, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -84,6 +84,9 @@ func FuzzParse(f *testing.F) {
 			case !validName(p.KVNamespace):
 				t.Fatalf("plugin %q: kv namespace %q", p.Name, p.KVNamespace)
 			}
+		}
+		if js, err := cfg.EffectiveJSON(); err != nil || !json.Valid(js) {
+			t.Fatalf("EffectiveJSON = %s, %v", js, err)
 		}
 	})
 }

@@ -40,7 +40,7 @@ func (l *loader) addListener(b *listenerBody, baseDir string) {
 			`Listener %q has no address. Add one as "host:port", e.g. `+
 				`address = "127.0.0.1:8080".`, b.Name)
 	default:
-		if a, ok := l.checkListenAddress(*b.Address, b.AddressRange); ok {
+		if a, ok := l.checkListenAddress(*b.Address, b.AddressRange, "listener"); ok {
 			lis.Address = *b.Address
 			a.listener = lis
 			l.checkAddressOverlap(a, b.AddressRange)
@@ -59,11 +59,17 @@ func (l *loader) addListener(b *listenerBody, baseDir string) {
 	l.checkOnce("tls", "in a listener", ranges)
 	if len(b.TLS) > 0 {
 		lis.TLS = l.serverTLS(b.TLS[0], baseDir)
+		if lis.TLS != nil {
+			t := b.TLS[0]
+			lis.CertFile = resolvePath(baseDir, *t.CertFile)
+			lis.KeyFile = resolvePath(baseDir, *t.KeyFile)
+		}
 	}
 }
 
-// checkListenAddress checks the address of a listener.
-func (l *loader) checkListenAddress(addr string, rng hcl.Range) (listenAddr, bool) {
+// checkListenAddress checks the address of a listener, or of the admin
+// listener: kind names which in the diagnostics.
+func (l *loader) checkListenAddress(addr string, rng hcl.Range, kind string) (listenAddr, bool) {
 	const allowed = `An address is "host:port", e.g. "127.0.0.1:8080", "[::1]:8443", ` +
 		`or ":8080" for every interface; the port is a number from 0 to ` +
 		`65535, where 0 picks a free port.`
@@ -74,11 +80,11 @@ func (l *loader) checkListenAddress(addr string, rng hcl.Range) (listenAddr, boo
 		if errors.As(err, &ae) {
 			reason = ae.Err
 		}
-		l.errorf(rng, "Invalid listener address", "%q is not host:port: %s. %s", addr, reason, allowed)
+		l.errorf(rng, "Invalid "+kind+" address", "%q is not host:port: %s. %s", addr, reason, allowed)
 		return listenAddr{}, false
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || port != strconv.FormatUint(n, 10) {
-		l.errorf(rng, "Invalid listener address", "The port %q of %q is not a number from 0 to 65535. %s", port, addr, allowed)
+		l.errorf(rng, "Invalid "+kind+" address", "The port %q of %q is not a number from 0 to 65535. %s", port, addr, allowed)
 		return listenAddr{}, false
 	}
 	a := listenAddr{port: port}
@@ -91,7 +97,7 @@ func (l *loader) checkListenAddress(addr string, rng hcl.Range) (listenAddr, boo
 		}
 	} else if host != "" {
 		if reason := checkHostname(host); reason != "" {
-			l.errorf(rng, "Invalid listener address", "The host %q of %q is not an IP address or a host name: %s. %s", host, addr, reason, allowed)
+			l.errorf(rng, "Invalid "+kind+" address", "The host %q of %q is not an IP address or a host name: %s. %s", host, addr, reason, allowed)
 			return listenAddr{}, false
 		}
 		a.host = strings.ToLower(host)

@@ -115,6 +115,7 @@ type loader struct {
 	written     map[string]int // blocks written, by type
 	routes      []pendingRoute
 	limits      []*limitsBody
+	admins      []pendingAdmin
 }
 
 // pendingRoute is a route block waiting for every file to be read, since it
@@ -152,8 +153,9 @@ func (l *loader) loadFile(path, baseDir string) {
 }
 
 // parse parses one file, decodes its blocks, and checks those that stand on
-// their own: listeners, upstreams and plugins. Routes and limits wait for
-// finish.
+// their own: listeners, upstreams, plugins and the admin block. Routes and
+// limits wait for finish, and so do the checks of the admin block against
+// the listeners and against other admin blocks.
 func (l *loader) parse(src []byte, filename, baseDir string) {
 	f, diags := l.parser.ParseHCL(src, filename)
 	l.diags = append(l.diags, diags...)
@@ -200,9 +202,7 @@ func (l *loader) parse(src []byte, filename, baseDir string) {
 	}
 	l.limits = append(l.limits, fb.Limits...)
 	for _, b := range fb.Admins {
-		l.errorf(b.DefRange, "Admin blocks are not supported",
-			"this version of wasmgate has no admin listener. Remove the admin "+
-				"block.")
+		l.addAdmin(b)
 	}
 }
 
@@ -216,6 +216,7 @@ func (l *loader) finish() (*Config, hcl.Diagnostics) {
 	for _, p := range l.routes {
 		routes = append(routes, l.resolveRoute(p, global, globalFrame))
 	}
+	admin := l.finishAdmin()
 
 	if !l.incomplete && l.firstFile != "" {
 		start := hcl.Range{
@@ -248,6 +249,7 @@ func (l *loader) finish() (*Config, hcl.Diagnostics) {
 	cfg.Plugins = l.plugins
 	cfg.Routes = routes
 	cfg.Limits = global
+	cfg.Admin = admin
 	return cfg, l.diags
 }
 

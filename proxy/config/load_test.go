@@ -238,6 +238,9 @@ func TestLoad_example(t *testing.T) {
 	if p.Instances != 4 || p.MemoryLimit != 16<<20 || p.Timeout != 10*time.Millisecond || !p.Info.Hooks.Open {
 		t.Errorf("plugin = %+v", p)
 	}
+	if a := cfg.Admin; a == nil || a.Address != "127.0.0.1:9901" || a.Pprof {
+		t.Errorf("Admin = %+v, want 127.0.0.1:9901 without pprof", a)
+	}
 }
 
 func TestConfig_WriteDiagnostics(t *testing.T) {

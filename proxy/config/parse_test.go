@@ -99,6 +99,44 @@ func TestParse_valid(t *testing.T) {
 				if r.Limits != defaults || cfg.Limits != defaults {
 					t.Errorf("limits = %+v and %+v, want %+v", r.Limits, cfg.Limits, defaults)
 				}
+				if cfg.Admin != nil {
+					t.Errorf("Admin = %+v, want nil: off without an admin block", cfg.Admin)
+				}
+			},
+		},
+		{
+			name: "admin block",
+			src: lines(
+				`listener "public" { address = "127.0.0.1:0" }`,
+				`upstream "chat" { servers = ["ws://127.0.0.1:9000"] }`,
+				`route "chat" { upstream = "chat" }`,
+				`admin {`,
+				`  address = "127.0.0.1:0"`,
+				`  pprof   = true`,
+				`}`,
+			),
+			check: func(t *testing.T, cfg *Config) {
+				a := cfg.Admin
+				if a == nil {
+					t.Fatal("Admin = nil")
+				}
+				if a.Address != "127.0.0.1:0" || !a.Pprof || a.DeclRange.String() != "test.hcl:4,1-6" {
+					t.Errorf("Admin = %+v at %s", a, a.DeclRange)
+				}
+			},
+		},
+		{
+			name: "admin pprof defaults to false",
+			src: lines(
+				`listener "public" { address = "127.0.0.1:8080" }`,
+				`upstream "chat" { servers = ["ws://127.0.0.1:9000"] }`,
+				`route "chat" { upstream = "chat" }`,
+				`admin { address = "[::1]:8080" }`,
+			),
+			check: func(t *testing.T, cfg *Config) {
+				if a := cfg.Admin; a == nil || a.Address != "[::1]:8080" || a.Pprof {
+					t.Errorf("Admin = %+v, want [::1]:8080 without pprof", a)
+				}
 			},
 		},
 		{
@@ -135,6 +173,12 @@ func TestParse_valid(t *testing.T) {
 				lis, up, r := cfg.Listeners[0], cfg.Upstreams[0], cfg.Routes[0]
 				if lis.TLS == nil || len(lis.TLS.Certificates) != 1 || lis.TLS.MinVersion != tls.VersionTLS12 {
 					t.Errorf("listener TLS = %+v, want one certificate and TLS 1.2", lis.TLS)
+				}
+				if lis.CertFile != filepath.Join(pki, "cert.pem") || lis.KeyFile != filepath.Join(pki, "key.pem") {
+					t.Errorf("listener CertFile, KeyFile = %q, %q", lis.CertFile, lis.KeyFile)
+				}
+				if up.CAFile != filepath.Join(pki, "ca.pem") {
+					t.Errorf("upstream CAFile = %q", up.CAFile)
 				}
 				if up.ConnectTimeout != 2*time.Second || up.HandshakeTimeout != 90*time.Second {
 					t.Errorf("upstream timeouts = %v, %v", up.ConnectTimeout, up.HandshakeTimeout)
@@ -448,6 +492,9 @@ func TestParse_valid(t *testing.T) {
 				if p.OnError != OnErrorClose || p.Sandbox != SandboxChecked || p.KVNamespace != "auth" || p.CacheDir != "" {
 					t.Errorf("OnError %v, Sandbox %v, KVNamespace %q, CacheDir %q", p.OnError, p.Sandbox, p.KVNamespace, p.CacheDir)
 				}
+				if p.Reload != ReloadRestart {
+					t.Errorf("Reload = %v, want restart", p.Reload)
+				}
 				if got := p.DeclRange.String(); got != "test.hcl:3,1-14" {
 					t.Errorf("DeclRange = %s", got)
 				}
@@ -480,6 +527,7 @@ func TestParse_valid(t *testing.T) {
 				`  sandbox      = "plain"`,
 				`  kv_namespace = "shared"`,
 				`  cache_dir    = "cache/wasm"`,
+				`  reload       = "live"`,
 				`}`,
 				`plugin "log" {`,
 				`  wasm         = "ok.wasm"`,
@@ -489,6 +537,7 @@ func TestParse_valid(t *testing.T) {
 				`  on_error     = "close"`,
 				`  sandbox      = "checked"`,
 				`  kv_namespace = "shared"`,
+				`  reload       = "restart"`,
 				`}`,
 				`plugin "unused" {`,
 				`  wasm   = "ok.wasm"`,
@@ -516,8 +565,8 @@ func TestParse_valid(t *testing.T) {
 				if auth.Instances != 2 || auth.MemoryLimit != 2*65536 || auth.Timeout != 250*time.Millisecond {
 					t.Errorf("auth Instances %d, MemoryLimit %d, Timeout %v", auth.Instances, auth.MemoryLimit, auth.Timeout)
 				}
-				if auth.OnError != OnErrorPass || auth.Sandbox != SandboxPlain || auth.KVNamespace != "shared" {
-					t.Errorf("auth OnError %v, Sandbox %v, KVNamespace %q", auth.OnError, auth.Sandbox, auth.KVNamespace)
+				if auth.OnError != OnErrorPass || auth.Sandbox != SandboxPlain || auth.KVNamespace != "shared" || auth.Reload != ReloadLive {
+					t.Errorf("auth OnError %v, Sandbox %v, KVNamespace %q, Reload %v", auth.OnError, auth.Sandbox, auth.KVNamespace, auth.Reload)
 				}
 				if want := filepath.Join(pki, "cache", "wasm"); auth.CacheDir != want {
 					t.Errorf("auth CacheDir = %q, want %q", auth.CacheDir, want)
@@ -528,8 +577,8 @@ func TestParse_valid(t *testing.T) {
 				if string(log.Config) != `"verbose"` || log.MemoryLimit != 4<<30 || log.Timeout != 10*time.Second {
 					t.Errorf("log Config %s, MemoryLimit %d, Timeout %v", log.Config, log.MemoryLimit, log.Timeout)
 				}
-				if log.OnError != OnErrorClose || log.Sandbox != SandboxChecked || log.KVNamespace != "shared" {
-					t.Errorf("log OnError %v, Sandbox %v, KVNamespace %q", log.OnError, log.Sandbox, log.KVNamespace)
+				if log.OnError != OnErrorClose || log.Sandbox != SandboxChecked || log.KVNamespace != "shared" || log.Reload != ReloadRestart {
+					t.Errorf("log OnError %v, Sandbox %v, KVNamespace %q, Reload %v", log.OnError, log.Sandbox, log.KVNamespace, log.Reload)
 				}
 				if string(unused.Config) != "null" || unused.KVNamespace != "unused" {
 					t.Errorf("unused Config %s, KVNamespace %q", unused.Config, unused.KVNamespace)

@@ -75,6 +75,15 @@ func (l *loader) addPlugin(b *pluginBody, baseDir string, ctx *hcl.EvalContext) 
 			`call returns, and cannot stop a plugin stuck in a loop.`); ok {
 		p.Sandbox = Sandbox(i)
 	}
+	if i, ok := l.choice(b.Reload, b.ReloadRange, "reload", []string{"restart", "live"},
+		`reload says what a configuration reload does to the connections the `+
+			`plugin already filters: "restart", the default, leaves each on the `+
+			`version it started with until it closes; "live" moves each to the new `+
+			`version at its next message boundary and runs the new version's on_open `+
+			`again for it, when the plugin is live in both the old and the new `+
+			`configuration. New connections get the new version either way.`); ok {
+		p.Reload = Reload(i)
+	}
 	if b.KVNamespace != nil && !l.failed(b.KVNamespaceRange) {
 		if ns := *b.KVNamespace; !validName(ns) {
 			l.errorf(b.KVNamespaceRange, "Invalid kv_namespace",
@@ -154,6 +163,8 @@ func (l *loader) pluginConfig(b *pluginBody, ctx *hcl.EvalContext, p *Plugin) {
 		return
 	}
 	p.Config = js
+	// Only here is it known which values were read with env() or file().
+	p.redactedConfig = redactConfig(js, b.Config, ctx)
 }
 
 // pluginCacheDir checks and stores the cache_dir of a plugin. A missing

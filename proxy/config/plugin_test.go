@@ -62,6 +62,18 @@ func TestOnError_String(t *testing.T) {
 	}
 }
 
+func TestReload_String(t *testing.T) {
+	for v, want := range map[Reload]string{ReloadRestart: "restart", ReloadLive: "live", 7: "Reload(7)"} {
+		if got := v.String(); got != want {
+			t.Errorf("Reload(%d).String() = %q, want %q", int(v), got, want)
+		}
+	}
+	var zero Reload
+	if zero != ReloadRestart {
+		t.Error("the zero Reload is not ReloadRestart, the default")
+	}
+}
+
 func TestSandbox_String(t *testing.T) {
 	for v, want := range map[Sandbox]string{SandboxChecked: "checked", SandboxPlain: "plain", 7: "Sandbox(7)"} {
 		if got := v.String(); got != want {

@@ -298,6 +298,14 @@ func (l *loader) routeHeaders(b *routeBody, ctx *hcl.EvalContext, r *Route) {
 		}
 		r.Headers[ck] = v
 	}
+	names, all := secretHeaders(attrExpr(b.Body, "headers"), ctx)
+	if all {
+		names = make(map[string]bool, len(r.Headers))
+		for k := range r.Headers {
+			names[k] = true
+		}
+	}
+	r.secretHeaders = names
 }
 
 // checkHeaderValue returns why v can never be a header's value, or "".

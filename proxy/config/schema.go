@@ -23,10 +23,7 @@ type fileBody struct {
 	Plugins   []*pluginBody   `hcl:"plugin,block"`
 	Routes    []*routeBody    `hcl:"route,block"`
 	Limits    []*limitsBody   `hcl:"limits,block"`
-
-	// A block DESIGN.md describes that this version refuses with a
-	// diagnostic.
-	Admins []*adminBody `hcl:"admin,block"`
+	Admins    []*adminBody    `hcl:"admin,block"`
 }
 
 type listenerBody struct {
@@ -155,13 +152,16 @@ type pluginBody struct {
 	KVNamespaceRange hcl.Range      `hcl:"kv_namespace,attr_value_range"`
 	CacheDir         *string        `hcl:"cache_dir,optional"`
 	CacheDirRange    hcl.Range      `hcl:"cache_dir,attr_value_range"`
+	Reload           *string        `hcl:"reload,optional"`
+	ReloadRange      hcl.Range      `hcl:"reload,attr_value_range"`
 }
 
-// adminBody accepts any content: the block is refused as a whole, so its
-// contents are not checked.
 type adminBody struct {
 	DefRange hcl.Range `hcl:",def_range"`
-	Remain   hcl.Body  `hcl:",remain"`
+
+	Address      *string   `hcl:"address,optional"`
+	AddressRange hcl.Range `hcl:"address,attr_value_range"`
+	Pprof        *bool     `hcl:"pprof,optional"`
 }
 
 // schemaAt returns a description and the schema of the body reached by a
@@ -188,6 +188,8 @@ func schemaAt(path string) (where string, schema *hcl.BodySchema, ok bool) {
 		where, v = "in the limits block of a route", &limitsBody{}
 	case "limits":
 		where, v = "in the limits block", &limitsBody{}
+	case "admin":
+		where, v = "in the admin block", &adminBody{}
 	default:
 		return "", nil, false
 	}
@@ -246,7 +248,7 @@ func explain(diags hcl.Diagnostics, files map[string]*hcl.File) {
 			if !ok {
 				continue
 			}
-			d.Detail += " " + allowedText(path, where, schema)
+			d.Detail += " " + allowedText(where, schema)
 		case "Unsuitable value type":
 			if attr != "" {
 				d.Detail += ". The value of " + attr + " must be " + attrType(attr) + "."
@@ -275,7 +277,7 @@ func attrType(name string) string {
 		return "a whole number, e.g. 4"
 	case "headers":
 		return `an object of header names and string values, e.g. { "X-Tenant" = "acme" }`
-	case "insecure_skip_verify":
+	case "insecure_skip_verify", "reuse_port", "pprof":
 		return "true or false"
 	case "max_message_size", "max_frame_size", "max_header_size", "memory_limit":
 		return `a string holding a size, e.g. "1MiB"`
@@ -287,15 +289,12 @@ func attrType(name string) string {
 }
 
 // allowedText says which arguments and blocks schema allows.
-func allowedText(path, where string, schema *hcl.BodySchema) string {
+func allowedText(where string, schema *hcl.BodySchema) string {
 	var attrs, blocks []string
 	for _, a := range schema.Attributes {
 		attrs = append(attrs, a.Name)
 	}
 	for _, b := range schema.Blocks {
-		if path == "" && b.Type == "admin" {
-			continue // refused: do not advertise it
-		}
 		blocks = append(blocks, b.Type)
 	}
 	where = strings.ToUpper(where[:1]) + where[1:]

@@ -75,6 +75,9 @@ func (l *loader) addUpstream(b *upstreamBody, baseDir string) {
 	}
 	if cfg := l.clientTLS(tb, b.Name, baseDir); anyWSS {
 		up.TLS = cfg
+		if tb != nil && tb.CAFile != nil {
+			up.CAFile = resolvePath(baseDir, *tb.CAFile)
+		}
 	}
 }
 

@@ -79,3 +79,9 @@ limits {
   max_frame_size   = "1MiB"
   idle_timeout     = "1h"
 }
+
+# Metrics, health checks, the running configuration and reloads, on
+# loopback only: the admin listener has no authentication.
+admin {
+  address = "127.0.0.1:9901"
+}

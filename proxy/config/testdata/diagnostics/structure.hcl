@@ -25,5 +25,5 @@ route "chat" {
 }
 
 admin {
-  address = "127.0.0.1:9901"
+  address = "127.0.0.1:9090"
 }
