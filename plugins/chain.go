@@ -19,6 +19,7 @@ import (
 type Chain struct {
 	plugins        []*Plugin
 	messages       bool
+	live           bool // a plugin is live: Conns keep their requests
 	maxMessageSize int64
 }
 
@@ -30,6 +31,7 @@ func NewChain(maxMessageSize int64, plugins ...*Plugin) *Chain {
 		if p.info.Hooks.Messages || p.info.Sends {
 			ch.messages = true
 		}
+		ch.live = ch.live || p.spec.Live
 	}
 	return ch
 }
@@ -146,14 +148,29 @@ type Result struct {
 // A Conn is one proxied connection's place in a chain: a context id on
 // one instance of each plugin.
 type Conn struct {
-	chain    *Chain
-	peer     Peer
-	bindings []binding
-	closed   atomic.Bool
-	closeMu  sync.Mutex
+	chain   *Chain
+	peer    Peer
+	filters []filterRef
+	closed  atomic.Bool
+	// mu serializes Close and the moves of live reload.
+	mu sync.Mutex
+	// live is what live reload needs, nil when no plugin of the chain is
+	// live.
+	live *liveConn
 
 	c2u, u2c direction
 }
+
+// filterRef holds a Conn's binding to one filter of its chain: first
+// until a live reload moves the connection to a newer version of the
+// plugin, which replaces it while the pumps read it.
+type filterRef struct {
+	cur   atomic.Pointer[binding]
+	first binding
+}
+
+// binding returns the binding to the chain's filter i.
+func (c *Conn) binding(i int) *binding { return c.filters[i].cur.Load() }
 
 // binding is a connection pinned to one instance of one plugin.
 type binding struct {
@@ -166,10 +183,27 @@ type binding struct {
 	// skip is set when the plugin must not be called for this connection
 	// any more: its instance failed, or it rejected the handshake.
 	skip atomic.Bool
-	// failed is set when its instance failed and on_error is close: the
-	// connection is being closed, and no message may pass the filter
+	// failed is set when the connection must close because of this
+	// filter, with endCode and endReason (written before, under the slot's
+	// lock, once): its instance failed and on_error is close, or it
+	// refused the connection on a reopen. No message may pass the filter
 	// unchecked meanwhile.
-	failed atomic.Bool
+	failed    atomic.Bool
+	endCode   codec.StatusCode
+	endReason string
+	// moved is set, under the old slot's lock, when a live reload
+	// replaced this binding with one on a newer version of the plugin.
+	moved atomic.Bool
+}
+
+// end marks the connection as closing because of this filter, unless it
+// already is. The slot's lock is held, or b is not shared yet.
+func (b *binding) end(code codec.StatusCode, reason string) {
+	if b.failed.Load() {
+		return
+	}
+	b.endCode, b.endReason = code, reason
+	b.failed.Store(true)
 }
 
 // closeInternalError is the code of connections closed after their
@@ -181,7 +215,15 @@ const closeInternalError = codec.CloseInternalError
 // Close, or Abort if the connection never opens (an upstream that cannot
 // be dialed).
 func (ch *Chain) Open(req *Request, peer Peer) (*Conn, *Verdict) {
-	conn := &Conn{chain: ch, peer: peer, bindings: make([]binding, len(ch.plugins))}
+	conn := &Conn{chain: ch, peer: peer, filters: make([]filterRef, len(ch.plugins))}
+	// kept is the copy of view that live filters keep for their reopens,
+	// made once per view (nil until a live filter needs it).
+	var kept *Request
+	if ch.live {
+		conn.live = &liveConn{views: make([]*Request, len(ch.plugins))}
+		// Supersedes from now on move this connection too.
+		conn.live.seen.Store(liveEpoch.Load())
+	}
 	v := &Verdict{}
 	var flags uint32
 	if req.TLS {
@@ -208,8 +250,17 @@ func (ch *Chain) Open(req *Request, peer Peer) (*Conn, *Verdict) {
 				view.URI = v.URI
 				view.Path, view.Query, _ = strings.Cut(v.URI, "?")
 			}
+			kept = nil
 		}
-		b := &conn.bindings[i]
+		if conn.live != nil && p.spec.Live {
+			if kept == nil {
+				kept = keepRequest(view)
+			}
+			conn.live.views[i] = kept
+		}
+		f := &conn.filters[i]
+		b := &f.first
+		f.cur.Store(b)
 		b.conn, b.plugin = conn, p
 		s, err := p.acquire(b)
 		if err != nil {
@@ -233,7 +284,7 @@ func (ch *Chain) Open(req *Request, peer Peer) (*Conn, *Verdict) {
 		err = inst.invoke(inst.onOpen, c)
 		action := int32(inst.stack[0])
 		if err == nil && action != abi.ActionContinue && action != abi.ActionReject {
-			err = fmt.Errorf("%s returned %d, which is no action", abi.ExportOnOpen, action)
+			err = guestError(fmt.Errorf("%s returned %d, which is no action", abi.ExportOnOpen, action))
 		}
 		if err != nil {
 			s.fail(fmt.Errorf("%s: %w", abi.ExportOnOpen, err), b)
@@ -248,7 +299,7 @@ func (ch *Chain) Open(req *Request, peer Peer) (*Conn, *Verdict) {
 			// The filter that refuses gets no on_close: it forgets the
 			// connection when it refuses.
 			b.skip.Store(true)
-			delete(s.conns, b.id)
+			s.unbind(b)
 			s.setTick(nil, b.id, 0)
 			s.unlock()
 			rej := c.rejection
@@ -298,8 +349,8 @@ func (c *Conn) Abort(reason string) {
 // Close ends the connection in every filter: each gets on_close, in chain
 // order, and forgets the context id. Later calls do nothing.
 func (c *Conn) Close(info CloseInfo) {
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed.Swap(true) {
 		return
 	}
@@ -310,9 +361,10 @@ func (c *Conn) Close(info CloseInfo) {
 	if info.Abnormal {
 		flags |= abi.CloseAbnormal
 	}
-	for i := range c.bindings {
-		b := &c.bindings[i]
-		if b.slot == nil || b.skip.Load() {
+	for i := range c.filters {
+		b := c.binding(i)
+		// nil: the handshake was refused before this filter.
+		if b == nil || b.slot == nil || b.skip.Load() {
 			continue
 		}
 		s := b.slot
@@ -321,7 +373,7 @@ func (c *Conn) Close(info CloseInfo) {
 			s.unlock()
 			continue
 		}
-		delete(s.conns, b.id)
+		s.unbind(b)
 		s.setTick(nil, b.id, 0)
 		inst := s.inst
 		if b.opened && inst == b.inst && inst.onClose != nil {
@@ -403,31 +455,47 @@ func (c *Conn) Messages(fromUpstream bool, in []Message) *Result {
 	if c.closed.Load() {
 		return res
 	}
-	n := len(c.bindings)
+	if lv := c.live; lv != nil && lv.seen.Load() != liveEpoch.Load() {
+		if code, reason, closed := c.moveLive(); closed {
+			res.Close, res.Code, res.Reason = true, code, reason
+			return res
+		}
+	}
+	n := len(c.filters)
 	cur, list := in, -1
+filters:
 	for k := range n {
 		i := k
 		if fromUpstream {
 			i = n - 1 - k
 		}
-		b := &c.bindings[i]
 		if len(cur) == 0 {
 			break
 		}
-		if b.failed.Load() {
-			cur = nil
-			if !res.Close {
-				res.Close, res.Code, res.Reason = true, closeInternalError, "filter "+b.plugin.spec.Name+" failed"
+		for {
+			b := c.binding(i)
+			if b.failed.Load() {
+				cur = nil
+				if !res.Close {
+					res.Close, res.Code, res.Reason = true, b.endCode, b.endReason
+				}
+				break filters
 			}
-			break
-		}
-		if b.skip.Load() || !b.plugin.info.Hooks.Messages {
-			continue
-		}
-		next, nextList, closed := c.runBatch(d, b, fromUpstream, cur, list)
-		cur, list = next, nextList
-		if closed && !res.Close {
-			res.Close, res.Code, res.Reason = true, d.call.closeCode, d.call.closeReason
+			if b.skip.Load() || !b.plugin.info.Hooks.Messages {
+				continue filters
+			}
+			next, nextList, closed, moved := c.runBatch(d, b, fromUpstream, cur, list)
+			if moved {
+				// The other direction moved the connection to a newer
+				// version of the plugin meanwhile: the batch goes
+				// through that one.
+				continue
+			}
+			cur, list = next, nextList
+			if closed && !res.Close {
+				res.Close, res.Code, res.Reason = true, d.call.closeCode, d.call.closeReason
+			}
+			continue filters
 		}
 	}
 	res.Forward = append(res.Forward, cur...)
@@ -436,20 +504,25 @@ func (c *Conn) Messages(fromUpstream bool, in []Message) *Result {
 
 // runBatch calls one filter's wasmgate_on_messages with cur, which is
 // d.lists[list] (or the caller's input when list is -1), and returns the
-// messages that go on to the next filter, in the other list.
-func (c *Conn) runBatch(d *direction, b *binding, fromUpstream bool, cur []Message, list int) ([]Message, int, bool) {
+// messages that go on to the next filter, in the other list. moved is
+// set, and nothing done, when b was replaced by a live reload.
+func (c *Conn) runBatch(d *direction, b *binding, fromUpstream bool, cur []Message, list int) (next []Message, nextList int, closed, moved bool) {
 	s := b.slot
 	s.mu.Lock()
 	inst := s.inst
 	if inst != b.inst || inst == nil || s.conns[b.id] != b {
-		// The instance failed since the check in Messages.
+		// The instance failed, or the binding moved, since the check in
+		// Messages.
 		s.unlock()
+		if b.moved.Load() {
+			return nil, list, false, true
+		}
 		if b.failed.Load() {
 			cl := &d.call
-			*cl = call{closeSet: true, closeCode: closeInternalError, closeReason: "filter " + b.plugin.spec.Name + " failed"}
-			return nil, list, true
+			*cl = call{closeSet: true, closeCode: b.endCode, closeReason: b.endReason}
+			return nil, list, true, false
 		}
-		return cur, list, false
+		return cur, list, false, false
 	}
 	if cap(d.acts) < len(cur) {
 		d.acts = make([]messageAction, len(cur))
@@ -467,7 +540,7 @@ func (c *Conn) runBatch(d *direction, b *binding, fromUpstream bool, cur []Messa
 	err := inst.invoke(inst.onMessages, cl)
 	if err == nil {
 		if status := int32(inst.stack[0]); status != 0 {
-			err = fmt.Errorf("%s returned %d", abi.ExportOnMessages, status)
+			err = guestError(fmt.Errorf("%s returned %d", abi.ExportOnMessages, status))
 		}
 	}
 	if err != nil {
@@ -475,20 +548,20 @@ func (c *Conn) runBatch(d *direction, b *binding, fromUpstream bool, cur []Messa
 		s.fail(fmt.Errorf("%s: %w", abi.ExportOnMessages, err), b)
 		s.unlock()
 		if p.spec.FailOpen {
-			return cur, list, false
+			return cur, list, false, false
 		}
 		cl.closeSet, cl.closeCode, cl.closeReason = true, closeInternalError, "filter "+p.spec.Name+" failed"
-		return nil, list, true
+		return nil, list, true, false
 	}
 	s.unlock()
 
 	// The messages that go on: each kept message, then what the filter
 	// sent the same way while handling it.
-	nextList := 0
+	nextList = 0
 	if list == 0 {
 		nextList = 1
 	}
-	next := d.lists[nextList][:0]
+	next = d.lists[nextList][:0]
 	sameWayToClient := fromUpstream
 	for _, o := range d.outs {
 		if o.after < 0 && o.toClient == sameWayToClient {
@@ -519,7 +592,7 @@ func (c *Conn) runBatch(d *direction, b *binding, fromUpstream bool, cur []Messa
 		}
 	}
 	d.lists[nextList] = next
-	return next, nextList, cl.closeSet
+	return next, nextList, cl.closeSet, false
 }
 
 // deferred is an action on a connection that a hook asked for, run after

@@ -4,7 +4,9 @@
 // connection to one instance under a context id, provides the ABI's host
 // functions, enforces each plugin's sandbox (memory cap, deadline per
 // call, on_error policy), and runs a route's filters as a chain in both
-// directions.
+// directions. Hosts can share compiled code (CompilationCaches) and
+// retire gracefully, and live plugins move their open connections to a
+// new version (Supersede), so that a config reload drops nothing.
 //
 // It knows nothing of sockets: the proxy hands it requests and messages
 // and gets back verdicts and messages to write, through Chain and Conn.

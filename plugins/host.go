@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,8 +56,19 @@ type Spec struct {
 	// plugins with the same namespace share keys. "" means Name.
 	KVNamespace string
 	// CacheDir is a directory for wazero's on-disk compilation cache; ""
-	// keeps compiled code in memory only (shared by the Host).
+	// keeps compiled code in memory only (shared by the Host, or by every
+	// Host of HostOptions.Caches).
 	CacheDir string
+	// Live is reload = "live": after a reload, Supersede moves the
+	// plugin's open connections to its new version at their next message
+	// boundary. A Conn whose chain has a live plugin keeps, for the
+	// reopens, a copy of the request each live filter saw at the
+	// handshake (the client's, with the edits of the filters before it).
+	Live bool
+	// Counters receives the plugin's counts; nil means counters of its
+	// own. Giving every version of a plugin the same Counters keeps its
+	// counts across reloads.
+	Counters *Counters
 }
 
 // HostOptions configure a Host. The zero value is usable.
@@ -73,19 +84,26 @@ type HostOptions struct {
 	// StartTimeout bounds each instance's start; 0 means
 	// DefaultStartTimeout.
 	StartTimeout time.Duration
+	// Caches hold the compiled code; nil means caches of the host's own,
+	// closed by Close. Caches given here are the caller's to close, after
+	// every Host that uses them.
+	Caches *CompilationCaches
 }
 
-// A Host loads and runs plugins. It owns their compiled code, their
-// instances, the shared key-value store and the metrics registry.
+// A Host loads and runs plugins. It owns their instances, and their
+// compiled code unless HostOptions.Caches holds it; the key-value store
+// and the metrics registry may be shared with other hosts.
 type Host struct {
-	opts  HostOptions
-	log   *slog.Logger
-	cache wazero.CompilationCache
+	opts      HostOptions
+	log       *slog.Logger
+	caches    *CompilationCaches
+	ownCaches bool
 
 	mu      sync.Mutex
-	dirs    map[string]wazero.CompilationCache
 	plugins []*Plugin
-	closed  bool
+	closed  bool // Load refuses
+	retired bool // each plugin closes once it serves no connection
+	loading int  // Loads in progress, which use the caches
 }
 
 // NewHost makes a Host.
@@ -102,12 +120,11 @@ func NewHost(opts HostOptions) *Host {
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = DefaultStartTimeout
 	}
-	return &Host{
-		opts:  opts,
-		log:   opts.Logger,
-		cache: wazero.NewCompilationCache(),
-		dirs:  map[string]wazero.CompilationCache{},
+	h := &Host{opts: opts, log: opts.Logger, caches: opts.Caches}
+	if h.caches == nil {
+		h.caches, h.ownCaches = NewCompilationCaches(), true
 	}
+	return h
 }
 
 // KV returns the host's key-value store.
@@ -116,29 +133,8 @@ func (h *Host) KV() KV { return h.opts.KV }
 // Metrics returns the host's metrics registry.
 func (h *Host) Metrics() *Metrics { return h.opts.Metrics }
 
-// ErrHostClosed is returned by Load after Close.
+// ErrHostClosed is returned by Load after Close or Retire.
 var ErrHostClosed = errors.New("plugin host closed")
-
-// compilationCache returns the cache for dir, creating it once.
-func (h *Host) compilationCache(dir string) (wazero.CompilationCache, error) {
-	if dir == "" {
-		return h.cache, nil
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if c, ok := h.dirs[dir]; ok {
-		return c, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("compilation cache: %w", err)
-	}
-	c, err := wazero.NewCompilationCacheWithDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("compilation cache %s: %w", dir, err)
-	}
-	h.dirs[dir] = c
-	return c, nil
-}
 
 // Load compiles spec's module, checks it against the ABI, and starts its
 // pool of instances: each runs _initialize and wasmgate_on_start. An error
@@ -146,12 +142,21 @@ func (h *Host) compilationCache(dir string) (wazero.CompilationCache, error) {
 func (h *Host) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 	h.mu.Lock()
 	closed := h.closed
+	if !closed {
+		h.loading++
+	}
 	h.mu.Unlock()
 	if closed {
 		return nil, ErrHostClosed
 	}
+	defer func() {
+		h.mu.Lock()
+		h.loading--
+		h.mu.Unlock()
+		h.released()
+	}()
 	spec = withDefaults(spec)
-	cache, err := h.compilationCache(spec.CacheDir)
+	cache, err := h.caches.cache(spec.CacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
 	}
@@ -161,11 +166,18 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 		WithMemoryLimitPages(pages).
 		WithCloseOnContextDone(!spec.Plain)
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
-	p := &Plugin{host: h, spec: spec, rt: rt, log: h.log.With("plugin", spec.Name)}
+	p := &Plugin{host: h, spec: spec, rt: rt, log: h.log.With("plugin", spec.Name), counters: spec.Counters}
+	if p.counters == nil {
+		p.counters = new(Counters)
+	}
 	if err := p.compile(ctx); err != nil {
+		if p.compiled != nil {
+			p.compiled.Close(ctx) //nolint:errcheck // the compile error is the one to report
+		}
 		rt.Close(ctx) //nolint:errcheck // the compile error is the one to report
 		return nil, err
 	}
+	started := time.Now()
 	p.slots = make([]*slot, spec.Instances)
 	for i := range p.slots {
 		s := &slot{plugin: p, index: i, conns: map[uint32]*binding{}, ticks: map[uint32]*ticker{}}
@@ -180,6 +192,7 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 			return nil, err
 		}
 	}
+	p.startTime = time.Since(started)
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -217,15 +230,18 @@ func (p *Plugin) compile(ctx context.Context) error {
 	if !bytes.HasPrefix(p.spec.Wasm, wasmMagic) {
 		return notWasm(name)
 	}
+	started := time.Now()
 	cm, err := p.rt.CompileModule(ctx, p.spec.Wasm)
 	if err != nil {
 		return fmt.Errorf("plugin %s: %w: %v", name, ErrInvalidModule, err)
 	}
+	p.compileTime = time.Since(started)
+	p.compiled = cm
 	info, err := checkModule(name, cm)
 	if err != nil {
 		return err
 	}
-	p.compiled, p.info = cm, info
+	p.info = info
 	if info.WASI {
 		if _, err := wasi_snapshot_preview1.Instantiate(ctx, p.rt); err != nil {
 			return fmt.Errorf("plugin %s: WASI: %w", name, err)
@@ -251,23 +267,57 @@ func (p *Plugin) moduleConfig() wazero.ModuleConfig {
 		WithStderr(&logWriter{log: p.log, level: slog.LevelWarn, stream: "stderr"})
 }
 
-// Close stops every plugin and releases the compiled code. Connections
-// still open get no more hook calls.
+// Close stops every plugin at once and, unless they are shared
+// (HostOptions.Caches), releases the compiled code. Connections still
+// open get no more hook calls. It is the close of a shutdown; Retire is
+// the graceful one.
 func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
 	ps := h.plugins
 	h.plugins = nil
-	dirs := h.dirs
-	h.dirs = map[string]wazero.CompilationCache{}
 	h.mu.Unlock()
 	var errs []error
 	for _, p := range ps {
 		errs = append(errs, p.Close(ctx))
 	}
-	for _, c := range dirs {
-		errs = append(errs, c.Close(ctx))
+	if h.ownCaches {
+		errs = append(errs, h.caches.Close(ctx))
 	}
-	errs = append(errs, h.cache.Close(ctx))
 	return errors.Join(errs...)
+}
+
+// Retire closes the host gracefully, for a configuration that a reload
+// replaced: Load refuses from now on (ErrHostClosed), and each plugin
+// closes as soon as no connection is bound to it any more, at once for
+// those that serve none. Until then, connections still open call their
+// instances as before, and may move to a newer version of a live plugin
+// (Supersede), which also unbinds them. The host's own caches are
+// released when its last plugin closes. Close still closes everything at
+// once.
+func (h *Host) Retire() {
+	h.mu.Lock()
+	h.closed, h.retired = true, true
+	ps := slices.Clone(h.plugins)
+	h.mu.Unlock()
+	for _, p := range ps {
+		p.retire()
+	}
+	h.released()
+}
+
+// released closes the host's own caches once it is retired and every
+// plugin it loaded is closed.
+func (h *Host) released() {
+	h.mu.Lock()
+	done := h.retired && h.ownCaches && h.loading == 0
+	for _, p := range h.plugins {
+		if !p.closed.Load() {
+			done = false
+		}
+	}
+	h.mu.Unlock()
+	if done {
+		h.caches.Close(context.Background()) //nolint:errcheck // an in-memory cache's close does not fail
+	}
 }

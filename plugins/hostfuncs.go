@@ -29,6 +29,7 @@ const (
 	hookMessages
 	hookClose
 	hookTick
+	hookCount // the number of hooks
 )
 
 // call is the state of one hook call that its host functions act on.
@@ -36,7 +37,10 @@ type call struct {
 	hook    hook
 	binding *binding // nil for on_start and plugin-wide ticks
 
-	// on_open
+	// on_open; reopen is set when it reruns for a live connection moved
+	// to a new version of the plugin: no handshake is in progress, req is
+	// the request kept from it and verdict is nil.
+	reopen       bool
 	req          *Request
 	verdict      *Verdict
 	rejection    *Rejection
@@ -328,6 +332,16 @@ func (inst *instance) openCall() *call {
 	return nil
 }
 
+// handshakeCall returns the call in progress if it is on_open during a
+// handshake, nil otherwise: a reopen may read the request but neither
+// edit the upstream request nor reject.
+func (inst *instance) handshakeCall() *call {
+	if c := inst.openCall(); c != nil && !c.reopen {
+		return c
+	}
+	return nil
+}
+
 func hostRequestGet(ctx context.Context, _ api.Module, stack []uint64) {
 	inst := current(ctx)
 	field := i32(stack[0])
@@ -467,7 +481,7 @@ func headerArgs(ctx context.Context, stack []uint64, withValue bool) (c *call, n
 	if withValue {
 		value = inst.read(uint32(stack[2]), uint32(stack[3]))
 	}
-	if c = inst.openCall(); c == nil {
+	if c = inst.handshakeCall(); c == nil {
 		stack[0] = negative(abi.ErrWrongHook)
 		return nil, "", nil, false
 	}
@@ -492,7 +506,7 @@ func hostUpstreamHeader(op EditOp) func(ctx context.Context, _ api.Module, stack
 func hostUpstreamChoose(ctx context.Context, _ api.Module, stack []uint64) {
 	inst := current(ctx)
 	name := inst.read(uint32(stack[0]), uint32(stack[1]))
-	c := inst.openCall()
+	c := inst.handshakeCall()
 	if c == nil {
 		stack[0] = negative(abi.ErrWrongHook)
 		return
@@ -512,7 +526,7 @@ const maxUpstreamURI = 8192
 func hostUpstreamURISet(ctx context.Context, _ api.Module, stack []uint64) {
 	inst := current(ctx)
 	uri := inst.read(uint32(stack[0]), uint32(stack[1]))
-	c := inst.openCall()
+	c := inst.handshakeCall()
 	if c == nil {
 		stack[0] = negative(abi.ErrWrongHook)
 		return
@@ -545,7 +559,7 @@ func hostReject(ctx context.Context, _ api.Module, stack []uint64) {
 	inst := current(ctx)
 	status := i32(stack[0])
 	body := inst.read(uint32(stack[1]), uint32(stack[2]))
-	c := inst.openCall()
+	c := inst.handshakeCall()
 	if c == nil {
 		stack[0] = negative(abi.ErrWrongHook)
 		return

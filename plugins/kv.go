@@ -107,8 +107,10 @@ type MemoryKV struct {
 	maxKeys int64
 	maxKey  int
 	maxVal  int
-	// n is the number of entries in all shards, expired ones included.
-	n atomic.Int64
+	// n is the number of entries in all shards, expired ones included,
+	// and size the bytes of their keys and values.
+	n    atomic.Int64
+	size atomic.Int64
 
 	// now is the clock; base is its reading when the store was made.
 	// Expiries are durations since base, so that they follow the
@@ -156,6 +158,12 @@ func (m *MemoryKV) Len() int {
 	return int(m.n.Load())
 }
 
+// Bytes returns the bytes of the keys and values the store holds,
+// counting expired keys it has not removed yet.
+func (m *MemoryKV) Bytes() int64 {
+	return m.size.Load()
+}
+
 func (m *MemoryKV) shard(key []byte) *kvShard {
 	return &m.shards[maphash.Bytes(m.seed, key)%kvShards]
 }
@@ -192,7 +200,7 @@ func (m *MemoryKV) Get(key, dst []byte) ([]byte, bool) {
 		return dst, false
 	}
 	if !m.live(e) {
-		m.remove(sh, key)
+		m.remove(sh, key, e)
 		sh.mu.Unlock()
 		return dst, false
 	}
@@ -210,6 +218,7 @@ func (m *MemoryKV) Set(key, val []byte, ttl time.Duration) error {
 	for swept := false; ; swept = true {
 		sh.mu.Lock()
 		if e, ok := sh.m[string(key)]; ok {
+			m.size.Add(int64(len(val) - len(e.val)))
 			e.val = reuse(e.val, len(val))
 			e.val = append(e.val, val...)
 			e.exp = expiry(m.clock(), ttl)
@@ -220,6 +229,7 @@ func (m *MemoryKV) Set(key, val []byte, ttl time.Duration) error {
 		if m.reserve(sh) {
 			e := &kvEntry{val: append([]byte(nil), val...), exp: expiry(m.clock(), ttl)}
 			sh.m[string(key)] = e
+			m.size.Add(int64(len(key) + len(val)))
 			sh.noteExpiry(e.exp)
 			sh.mu.Unlock()
 			return nil
@@ -272,6 +282,7 @@ func (m *MemoryKV) Add(key []byte, delta int64, ttl time.Duration) (int64, error
 			}
 			e.exp = expiry(m.clock(), ttl)
 			sh.m[string(key)] = e
+			m.size.Add(int64(len(key))) // store counted the value
 			sh.noteExpiry(e.exp)
 			sh.mu.Unlock()
 			return v, nil
@@ -283,8 +294,8 @@ func (m *MemoryKV) Add(key []byte, delta int64, ttl time.Duration) (int64, error
 	}
 }
 
-// store sets e's value to old+delta in decimal and returns the sum. On
-// error e is unchanged.
+// store sets e's value to old+delta in decimal, counts the change of its
+// length in m.size, and returns the sum. On error e is unchanged.
 func (m *MemoryKV) store(e *kvEntry, old, delta int64) (int64, error) {
 	v := old + delta
 	if (delta > 0 && v < old) || (delta < 0 && v > old) {
@@ -293,7 +304,9 @@ func (m *MemoryKV) store(e *kvEntry, old, delta int64) (int64, error) {
 	if decimalLen(v) > m.maxVal {
 		return 0, ErrKVTooLarge
 	}
+	before := len(e.val)
 	e.val = strconv.AppendInt(reuse(e.val, 20), v, 10)
+	m.size.Add(int64(len(e.val) - before))
 	return v, nil
 }
 
@@ -304,16 +317,17 @@ func (m *MemoryKV) Delete(key []byte) bool {
 	e, ok := sh.m[string(key)]
 	if ok {
 		ok = m.live(e)
-		m.remove(sh, key)
+		m.remove(sh, key, e)
 	}
 	sh.mu.Unlock()
 	return ok
 }
 
-// remove deletes key from sh, which is locked.
-func (m *MemoryKV) remove(sh *kvShard, key []byte) {
+// remove deletes key, whose entry is e, from sh, which is locked.
+func (m *MemoryKV) remove(sh *kvShard, key []byte, e *kvEntry) {
 	delete(sh.m, string(key))
 	m.n.Add(-1)
+	m.size.Add(-int64(len(key) + len(e.val)))
 }
 
 // reserve counts a new entry in sh, which is locked, and reports whether
@@ -353,6 +367,7 @@ func (m *MemoryKV) sweep() bool {
 			if e.exp <= now {
 				delete(sh.m, k)
 				m.n.Add(-1)
+				m.size.Add(-int64(len(k) + len(e.val)))
 				removed = true
 			} else if e.exp < minExp {
 				minExp = e.exp

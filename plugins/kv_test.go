@@ -74,10 +74,66 @@ func runKVOps(t *testing.T, m *MemoryKV, c *kvTestClock, ops []kvOp) {
 			if n := m.Len(); int64(n) != o.n {
 				t.Errorf("step %d: Len() = %d; want %d", i, n, o.n)
 			}
+		case "bytes":
+			if n := m.Bytes(); n != o.n {
+				t.Errorf("step %d: Bytes() = %d; want %d", i, n, o.n)
+			}
 		default:
 			t.Fatalf("step %d: unknown op %q", i, o.op)
 		}
+		// Every step keeps the byte count exact.
+		if got, want := m.Bytes(), kvBytes(m); got != want {
+			t.Errorf("step %d (%s %q): Bytes() = %d, but the entries hold %d", i, o.op, o.key, got, want)
+		}
 	}
+}
+
+// kvBytes sums the keys and values that m holds, expired ones included.
+func kvBytes(m *MemoryKV) int64 {
+	var n int64
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.Lock()
+		for k, e := range sh.m {
+			n += int64(len(k) + len(e.val))
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+func TestKVMemoryBytes(t *testing.T) {
+	m, c := newTestKV(MemoryKVLimits{MaxKeys: 2, MaxValueSize: 8})
+	runKVOps(t, m, c, []kvOp{
+		{op: "bytes", n: 0},
+		{op: "set", key: "ab", val: "1234"},
+		{op: "bytes", n: 6},
+		{op: "set", key: "ab", val: "1"}, // replaced: shorter
+		{op: "bytes", n: 3},
+		{op: "set", key: "ab", val: "123456789", err: ErrKVTooLarge}, // refused: unchanged
+		{op: "bytes", n: 3},
+		{op: "add", key: "c", delta: 99, n: 99},
+		{op: "bytes", n: 6},
+		{op: "add", key: "c", delta: 1, n: 100}, // one digit more
+		{op: "bytes", n: 7},
+		{op: "add", key: "c", delta: -100, n: 0},
+		{op: "bytes", n: 5},
+		{op: "add", key: "d", delta: 1, err: ErrKVFull}, // refused: unchanged
+		{op: "del", key: "ab", ok: true},
+		{op: "bytes", n: 2},
+		{op: "set", key: "e", val: "xy", ttl: time.Second},
+		{op: "bytes", n: 5},
+		{op: "advance", ttl: 2 * time.Second},
+		{op: "bytes", n: 5}, // expired, not removed yet
+		{op: "get", key: "e", ok: false},
+		{op: "bytes", n: 2},
+		{op: "set", key: "f", val: "abc", ttl: time.Second},
+		{op: "advance", ttl: 2 * time.Second},
+		{op: "set", key: "gg", val: "1"}, // full: the sweep removes f
+		{op: "bytes", n: 5},
+		{op: "add", key: "c", delta: 5, n: 5},
+		{op: "bytes", n: 5},
+	})
 }
 
 func TestKVMemoryOps(t *testing.T) {

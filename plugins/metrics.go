@@ -257,34 +257,40 @@ func (m *Metrics) Snapshot() []MetricSample {
 // metricPrefix starts the exported name of every plugin metric.
 const metricPrefix = "wasmgate_plugin_"
 
-// WritePrometheus writes every metric to w in the Prometheus text
-// exposition format 0.0.4. A metric name of a plugin is exported as
-// wasmgate_plugin_<name>, with the suffix _total for a counter whose name
-// does not end in _total, and the label plugin. The samples of all
-// plugins under one exported name form one family with one TYPE line.
-// Families are sorted by name and samples by plugin.
+// MetricFamily is the samples of every plugin under one exported metric
+// name, as WritePrometheus writes them.
+type MetricFamily struct {
+	// Name is the exported name: wasmgate_plugin_<name>, renamed as
+	// WritePrometheus says.
+	Name string
+	Kind MetricKind
+	// Samples are sorted by plugin; their Name is the name the plugin
+	// defined.
+	Samples []MetricSample
+}
+
+// Families returns every metric grouped by exported name, sorted by name.
+// A metric name of a plugin is exported as wasmgate_plugin_<name>, with
+// the suffix _total for a counter whose name does not end in _total, and
+// the label plugin. The samples of all plugins under one exported name
+// form one family, sorted by plugin.
 //
 // When plugins define a name with different kinds, counters keep the
 // name and the gauges are exported as wasmgate_plugin_<name>_gauge: a
 // gauge is renamed, with the suffix _gauge as many times as needed, when
 // its name is that of a counter family, with or without _total, or that
 // of a gauge of the same plugin already renamed to it.
-func (m *Metrics) WritePrometheus(w io.Writer) error {
+func (m *Metrics) Families() []MetricFamily {
 	all := *m.all.Load()
-	type family struct {
-		name    string
-		kind    MetricKind
-		metrics []*metric
-	}
-	families := make(map[string]*family)
+	families := make(map[string]*MetricFamily)
 	plugins := make(map[metricKey]bool) // family name and plugin pairs
 	place := func(name string, mt *metric) {
 		f := families[name]
 		if f == nil {
-			f = &family{name: name, kind: mt.kind}
+			f = &MetricFamily{Name: name, Kind: mt.kind}
 			families[name] = f
 		}
-		f.metrics = append(f.metrics, mt)
+		f.Samples = append(f.Samples, MetricSample{Plugin: mt.plugin, Name: mt.name, Kind: mt.kind, Value: mt.load()})
 		plugins[metricKey{mt.plugin, name}] = true
 	}
 
@@ -327,28 +333,34 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 		place(name, mt)
 	}
 
-	names := make([]string, 0, len(families))
-	for name := range families {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	var b []byte
-	for _, name := range names {
-		f := families[name]
-		slices.SortFunc(f.metrics, func(a, b *metric) int {
-			return strings.Compare(a.plugin, b.plugin)
+	out := make([]MetricFamily, 0, len(families))
+	for _, f := range families {
+		slices.SortFunc(f.Samples, func(a, b MetricSample) int {
+			return strings.Compare(a.Plugin, b.Plugin)
 		})
+		out = append(out, *f)
+	}
+	slices.SortFunc(out, func(a, b MetricFamily) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// WritePrometheus writes every metric to w in the Prometheus text
+// exposition format 0.0.4: the families of Families, each with one TYPE
+// line.
+func (m *Metrics) WritePrometheus(w io.Writer) error {
+	var b []byte
+	for _, f := range m.Families() {
 		b = append(b, "# TYPE "...)
-		b = append(b, name...)
+		b = append(b, f.Name...)
 		b = append(b, ' ')
-		b = append(b, f.kind.String()...)
+		b = append(b, f.Kind.String()...)
 		b = append(b, '\n')
-		for _, mt := range f.metrics {
-			b = append(b, name...)
+		for _, s := range f.Samples {
+			b = append(b, f.Name...)
 			b = append(b, `{plugin="`...)
-			b = appendLabelValue(b, mt.plugin)
+			b = appendLabelValue(b, s.Plugin)
 			b = append(b, `"} `...)
-			b = strconv.AppendInt(b, mt.load(), 10)
+			b = strconv.AppendInt(b, s.Value, 10)
 			b = append(b, '\n')
 		}
 	}

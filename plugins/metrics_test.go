@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -282,6 +283,48 @@ wasmgate_plugin_hits_total{plugin="a"} 2
 	b.Reset()
 	if err := NewMetrics().WritePrometheus(&b); err != nil || b.Len() != 0 {
 		t.Errorf("empty registry: %q, %v", b.String(), err)
+	}
+}
+
+// TestMetricsFamilies checks the families WritePrometheus writes, as
+// values: exported names, kinds, and samples carrying each plugin's own
+// name for the metric.
+func TestMetricsFamilies(t *testing.T) {
+	m := NewMetrics()
+	for _, d := range []struct {
+		plugin, name string
+		kind         MetricKind
+		v            int64
+	}{
+		{"b", "hits", Counter, 2},
+		{"a", "hits_total", Counter, 1},
+		{"c", "hits", Gauge, -3},
+		{"a", "open", Gauge, 4},
+	} {
+		id, err := m.Define(d.plugin, d.name, d.kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.kind == Gauge {
+			m.Set(d.plugin, id, d.v)
+		} else {
+			m.Add(d.plugin, id, d.v)
+		}
+	}
+	want := []MetricFamily{
+		{Name: "wasmgate_plugin_hits_gauge", Kind: Gauge, Samples: []MetricSample{
+			{Plugin: "c", Name: "hits", Kind: Gauge, Value: -3}}},
+		{Name: "wasmgate_plugin_hits_total", Kind: Counter, Samples: []MetricSample{
+			{Plugin: "a", Name: "hits_total", Kind: Counter, Value: 1},
+			{Plugin: "b", Name: "hits", Kind: Counter, Value: 2}}},
+		{Name: "wasmgate_plugin_open", Kind: Gauge, Samples: []MetricSample{
+			{Plugin: "a", Name: "open", Kind: Gauge, Value: 4}}},
+	}
+	if got := m.Families(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Families() = %+v\nwant %+v", got, want)
+	}
+	if got := NewMetrics().Families(); len(got) != 0 {
+		t.Errorf("empty registry: Families() = %+v", got)
 	}
 }
 

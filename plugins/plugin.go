@@ -30,9 +30,26 @@ type Plugin struct {
 	slots    []*slot
 	next     atomic.Uint32
 	closed   atomic.Bool
+	counters *Counters
 
-	// faults counts discarded instances, for tests and metrics.
+	// compileTime and startTime are how long the module took to compile
+	// and the pool to start, at load.
+	compileTime, startTime time.Duration
+
+	// faults counts this plugin's discarded instances, whatever Counters
+	// it shares.
 	faults atomic.Uint64
+
+	// successor is the newer version of a live plugin that its
+	// connections move to (Supersede).
+	successor atomic.Pointer[Plugin]
+
+	// life guards the fields below, which decide when a retired plugin
+	// closes: bound counts the connections registered in its slots.
+	life    sync.Mutex
+	bound   int
+	retired bool
+	closing bool // Close has begun or is due: no connection may bind
 }
 
 // Name returns the plugin's name.
@@ -41,11 +58,53 @@ func (p *Plugin) Name() string { return p.spec.Name }
 // Hooks returns the hooks the plugin's module exports.
 func (p *Plugin) Hooks() Hooks { return p.info.Hooks }
 
-// Faults returns how many instances were discarded after a fault.
+// Faults returns how many of this plugin's instances were discarded after
+// a fault.
 func (p *Plugin) Faults() uint64 { return p.faults.Load() }
 
-// Close stops the plugin's timers and instances.
+// Counters returns the counters the plugin counts into: Spec.Counters,
+// or its own.
+func (p *Plugin) Counters() *Counters { return p.counters }
+
+// LoadTimes returns how long Load took to compile the module (short when
+// a compilation cache had it) and to start the pool of instances.
+func (p *Plugin) LoadTimes() (compile, instantiate time.Duration) {
+	return p.compileTime, p.startTime
+}
+
+// Instances returns the number of healthy instances now: the pool's size
+// but for slots whose instance failed and could not be replaced yet, and
+// 0 once the plugin is closed. It waits for calls in progress.
+func (p *Plugin) Instances() int {
+	n := 0
+	for _, s := range p.slots {
+		s.mu.Lock()
+		if s.inst != nil {
+			n++
+		}
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Connections returns the number of connections bound to the plugin's
+// instances now.
+func (p *Plugin) Connections() int {
+	p.life.Lock()
+	defer p.life.Unlock()
+	return p.bound
+}
+
+// Closed reports whether the plugin is closed: by Close, by its host's
+// Close, or after its host retired and its last connection went.
+func (p *Plugin) Closed() bool { return p.closed.Load() }
+
+// Close stops the plugin's timers and instances. Connections still bound
+// to it skip it from then on.
 func (p *Plugin) Close(ctx context.Context) error {
+	p.life.Lock()
+	p.closing = true
+	p.life.Unlock()
 	if p.closed.Swap(true) {
 		return nil
 	}
@@ -59,13 +118,43 @@ func (p *Plugin) Close(ctx context.Context) error {
 			s.inst.close(ctx)
 			s.inst = nil
 		}
+		n := len(s.conns)
 		for id, b := range s.conns {
 			b.skip.Store(true)
 			delete(s.conns, id)
 		}
 		s.mu.Unlock()
+		p.life.Lock()
+		p.bound -= n
+		p.life.Unlock()
 	}
-	return p.rt.Close(ctx)
+	err := p.rt.Close(ctx)
+	if p.compiled != nil {
+		// Releases this runtime's use of the compiled code in the shared
+		// cache; other runtimes that compiled the same bytes keep theirs.
+		err = errors.Join(err, p.compiled.Close(ctx))
+	}
+	p.host.released()
+	return err
+}
+
+// retire makes the plugin close once no connection is bound to it.
+func (p *Plugin) retire() {
+	p.life.Lock()
+	p.retired = true
+	due := p.bound == 0 && !p.closing
+	p.closing = p.closing || due
+	p.life.Unlock()
+	if due {
+		p.Close(context.Background()) //nolint:errcheck // nobody to report it to; the runtime's close does not fail
+	}
+}
+
+// isRetired reports whether the plugin's host retired it.
+func (p *Plugin) isRetired() bool {
+	p.life.Lock()
+	defer p.life.Unlock()
+	return p.retired || p.closing
 }
 
 // A slot is one place in a plugin's pool: the instance in it, replaced
@@ -82,6 +171,9 @@ type slot struct {
 	nextID  uint32
 	ticks   map[uint32]*ticker
 	pending []deferred // actions on other connections, run after unlocking
+	// closeDue is set when the last connection of a retired plugin left:
+	// unlock closes the plugin.
+	closeDue bool
 }
 
 // retryInterval is how long a slot whose instance could not be replaced
@@ -105,6 +197,10 @@ func (p *Plugin) acquire(b *binding) (*slot, error) {
 			s.mu.Unlock()
 			continue
 		}
+		if !p.enter() {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, errPluginClosed)
+		}
 		s.nextID++
 		if s.nextID == 0 {
 			s.nextID = 1 // 0 is the plugin-wide context
@@ -119,19 +215,51 @@ func (p *Plugin) acquire(b *binding) (*slot, error) {
 	return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, errNoInstance)
 }
 
+// errPluginClosed is the error of a connection that finds its plugin
+// closed, or closing.
+var errPluginClosed = errors.New("plugin closed")
+
+// enter counts a connection bound to the plugin, unless it is closing.
+func (p *Plugin) enter() bool {
+	p.life.Lock()
+	defer p.life.Unlock()
+	if p.closing {
+		return false
+	}
+	p.bound++
+	return true
+}
+
+// unbind removes b from s, which is locked; when that was the last
+// connection of a retired plugin, s.unlock closes the plugin.
+func (s *slot) unbind(b *binding) {
+	delete(s.conns, b.id)
+	p := s.plugin
+	p.life.Lock()
+	p.bound--
+	due := p.retired && p.bound == 0 && !p.closing
+	p.closing = p.closing || due
+	p.life.Unlock()
+	if due {
+		s.closeDue = true
+	}
+}
+
 // revive tries to put a fresh instance into a broken slot, at most once
 // per retryInterval. s.mu is held.
 func (s *slot) revive() bool {
 	p := s.plugin
-	if p.closed.Load() || time.Now().Before(s.retryAt) {
+	if p.closed.Load() || s.closeDue || time.Now().Before(s.retryAt) {
 		return false
 	}
 	inst, err := p.newInstance(context.Background(), s)
 	if err != nil {
+		p.counters.restartFailures.Add(1)
 		s.retryAt = time.Now().Add(retryInterval)
 		p.log.Error("plugin instance could not be replaced", "instance", s.index, "err", err)
 		return false
 	}
+	p.counters.restarts.Add(1)
 	s.inst = inst
 	return true
 }
@@ -139,9 +267,10 @@ func (s *slot) revive() bool {
 // An instance is one instantiated module with its hooks and the state of
 // the call in progress.
 type instance struct {
-	slot *slot
-	mod  api.Module
-	mem  api.Memory
+	slot     *slot
+	counters *Counters
+	mod      api.Module
+	mem      api.Memory
 
 	onStart, onOpen, onMessages, onClose, onTick api.Function
 
@@ -201,7 +330,7 @@ func (c *callContext) expire() {
 // newInstance instantiates the module into s and starts it: _initialize,
 // then wasmgate_on_start, within the host's start timeout.
 func (p *Plugin) newInstance(ctx context.Context, s *slot) (*instance, error) {
-	inst := &instance{slot: s, timeout: p.spec.Timeout}
+	inst := &instance{slot: s, counters: p.counters, timeout: p.spec.Timeout}
 	inst.ctx.inst = inst
 	if !p.spec.Plain {
 		inst.ctx.done = make(chan struct{})
@@ -231,6 +360,7 @@ func (p *Plugin) newInstance(ctx context.Context, s *slot) (*instance, error) {
 		}
 	}
 	if inst.onStart != nil {
+		p.counters.calls[hookStart].Add(1)
 		if err := inst.onStart.CallWithStack(startCtx, inst.stack[:]); err != nil {
 			mod.Close(ctx) //nolint:errcheck // the start error is the one to report
 			return nil, fmt.Errorf("plugin %s: %s: %w", p.spec.Name, abi.ExportOnStart, describeFault(err, startCtx))
@@ -262,6 +392,7 @@ func (inst *instance) watch() {
 // returns the fault, if any: a trap, an exit, a deadline overrun. The
 // results are in inst.stack. s.mu is held.
 func (inst *instance) invoke(fn api.Function, c *call) error {
+	inst.counters.calls[c.hook].Add(1)
 	inst.cur = c
 	inst.callStart.Store(time.Now().UnixNano())
 	inst.watchdog.Reset(inst.timeout)
@@ -273,28 +404,28 @@ func (inst *instance) invoke(fn api.Function, c *call) error {
 		return describeFault(err, &inst.ctx)
 	}
 	if inst.ctx.expired.Load() || time.Duration(time.Now().UnixNano()-start) > inst.timeout {
-		return fmt.Errorf("the call overran its deadline of %v", inst.timeout)
+		return &faultError{cause: faultTimeout, err: fmt.Errorf("the call overran its deadline of %v", inst.timeout)}
 	}
 	return nil
 }
 
 // describeFault turns wazero's error of a failed call into the cause the
-// log shows.
+// log shows, and the counters count.
 func describeFault(err error, ctx context.Context) error {
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
-			return errors.New("the call overran its deadline and was stopped")
+			return &faultError{cause: faultTimeout, err: errors.New("the call overran its deadline and was stopped")}
 		case sys.ExitCodeContextCanceled:
-			return errors.New("the call was canceled")
+			return &faultError{cause: faultTimeout, err: errors.New("the call was canceled")}
 		}
 		if ctx.Err() != nil {
-			return errors.New("the call overran its deadline and was stopped")
+			return &faultError{cause: faultTimeout, err: errors.New("the call overran its deadline and was stopped")}
 		}
-		return fmt.Errorf("the guest exited with code %d", exit.ExitCode())
+		return guestError(fmt.Errorf("the guest exited with code %d", exit.ExitCode()))
 	}
-	return fmt.Errorf("trap: %w", err)
+	return &faultError{cause: faultTrap, err: fmt.Errorf("trap: %w", err)}
 }
 
 func (inst *instance) close(ctx context.Context) {
@@ -315,6 +446,7 @@ func (inst *instance) close(ctx context.Context) {
 func (s *slot) fail(cause error, current *binding) {
 	p := s.plugin
 	p.faults.Add(1)
+	p.counters.faults[causeOf(cause)].Add(1)
 	policy := "close"
 	if p.spec.FailOpen {
 		policy = "pass"
@@ -326,13 +458,13 @@ func (s *slot) fail(cause error, current *binding) {
 		s.inst = nil
 	}
 	s.stopTicks()
-	for id, b := range s.conns {
-		delete(s.conns, id)
+	for _, b := range s.conns {
+		s.unbind(b)
 		if p.spec.FailOpen {
 			b.skip.Store(true)
 			continue
 		}
-		b.failed.Store(true)
+		b.end(closeInternalError, "filter "+p.spec.Name+" failed")
 		b.skip.Store(true)
 		if b != current {
 			s.pending = append(s.pending, deferred{conn: b.conn, close: true,
@@ -346,15 +478,21 @@ func (s *slot) fail(cause error, current *binding) {
 // unlock releases s.mu and then runs the actions on other connections
 // that the calls made while it was held.
 func (s *slot) unlock() {
-	if len(s.pending) == 0 {
+	if len(s.pending) == 0 && !s.closeDue {
 		s.mu.Unlock()
 		return
 	}
 	pending := s.pending
 	s.pending = nil
+	closeDue := s.closeDue
+	s.closeDue = false
 	s.mu.Unlock()
 	for _, d := range pending {
 		d.run()
+	}
+	if closeDue {
+		// Plugin.Close takes every slot's lock: never under one.
+		s.plugin.Close(context.Background()) //nolint:errcheck // nobody to report it to; the runtime's close does not fail
 	}
 }
 

@@ -242,6 +242,10 @@ func TestGuestWithoutWASI(t *testing.T) {
 	if dropper.info.WASI {
 		t.Error("a guest without WASI imports reported as WASI")
 	}
+	// A filter after the one that rejects never saw the connection.
+	if conn, v := NewChain(0, rejecter, dropper).Open(&Request{}, &recordingPeer{}); conn != nil || v.Reject == nil || v.Reject.Status != 401 {
+		t.Fatalf("handshake through rejecter, dropper: %+v", v)
+	}
 	conn, v = NewChain(0, dropper).Open(&Request{}, &recordingPeer{})
 	if v.Reject != nil {
 		t.Fatal(v.Reject)
@@ -312,7 +316,7 @@ func TestFaults(t *testing.T) {
 				}
 				// Round-robin: conns 0 and 2 share an instance, conn 1 has
 				// the other.
-				if conns[0].bindings[0].slot != conns[2].bindings[0].slot || conns[0].bindings[0].slot == conns[1].bindings[0].slot {
+				if conns[0].binding(0).slot != conns[2].binding(0).slot || conns[0].binding(0).slot == conns[1].binding(0).slot {
 					t.Fatal("connections not spread round-robin over the instances")
 				}
 				res := conns[0].Messages(false, text("x"))

@@ -47,6 +47,16 @@ type config struct {
 		Code   uint16 `json:"code"`
 		Reason string `json:"reason"`
 	} `json:"open_close"`
+	// RecordOpens counts opens, reopens and closes in the key-value store
+	// under "opens:<tag>", "reopens:<tag>" and "closes:<tag>", and keeps
+	// what a reopen saw under "reopen:<tag>" (see reopenInfo).
+	RecordOpens bool `json:"record_opens"`
+	// RejectReopen refuses a reopened connection; ReopenClose closes it.
+	RejectReopen bool `json:"reject_reopen"`
+	ReopenClose  *struct {
+		Code   uint16 `json:"code"`
+		Reason string `json:"reason"`
+	} `json:"reopen_close"`
 }
 
 // connState is the guest's state per connection, in Conn.Data.
@@ -120,6 +130,10 @@ func (g *guest) Start(cfg wasmgate.Config) error {
 }
 
 func (g *guest) Open(c *wasmgate.Conn, r *wasmgate.Request) wasmgate.Action {
+	if r.Reopened() {
+		return g.reopen(c, r)
+	}
+	g.count("opens")
 	if g.cfg.TrapIn == "open" {
 		panic("trap_in open")
 	}
@@ -191,6 +205,59 @@ func (g *guest) Open(c *wasmgate.Conn, r *wasmgate.Request) wasmgate.Action {
 		return wasmgate.Continue
 	}
 
+	g.open.Add(1)
+	return wasmgate.Continue
+}
+
+// count adds one to the counter name:<tag> when record_opens is set.
+func (g *guest) count(name string) {
+	if !g.cfg.RecordOpens {
+		return
+	}
+	if _, err := wasmgate.KVAdd(name+":"+g.cfg.Tag, 1, 0); err != nil {
+		wasmgate.Errorf("count %s: %v", name, err)
+	}
+}
+
+// reopenInfo is what a reopen saw, kept under "reopen:<tag>": the
+// request and the error of an attempt to edit the upstream request.
+type reopenInfo struct {
+	Request requestInfoJSON `json:"request"`
+	Edit    string          `json:"edit"`
+}
+
+// reopen is Open on a connection moved to this version of the plugin by a
+// live reload: it checks require_header on the request kept from the
+// handshake, and refuses or closes as configured.
+func (g *guest) reopen(c *wasmgate.Conn, r *wasmgate.Request) wasmgate.Action {
+	if g.cfg.TrapIn == "reopen" {
+		panic("trap_in reopen")
+	}
+	if g.cfg.RecordOpens {
+		g.count("reopens")
+		info := reopenInfo{Request: requestInfo(c, r), Edit: okOrErr(r.SetUpstreamHeader("x-late", "1"))}
+		b, err := json.Marshal(info)
+		if err == nil {
+			err = wasmgate.KVSet("reopen:"+g.cfg.Tag, b, 0)
+		}
+		if err != nil {
+			wasmgate.Errorf("reopen info: %v", err)
+		}
+	}
+	if rh := g.cfg.RequireHeader; rh != nil {
+		if v, _ := r.Header(rh.Name); v != rh.Value {
+			return r.Reject(rh.Status, []byte(rh.Body))
+		}
+	}
+	if g.cfg.RejectReopen {
+		return r.Reject(403, nil)
+	}
+	if oc := g.cfg.ReopenClose; oc != nil {
+		if err := c.Close(oc.Code, oc.Reason); err != nil {
+			wasmgate.Errorf("reopen_close: %v", err)
+		}
+	}
+	// The connection ends here with on_close, as one opened here would.
 	g.open.Add(1)
 	return wasmgate.Continue
 }
@@ -464,6 +531,7 @@ func (g *guest) command(c *wasmgate.Conn, m *wasmgate.Message, cmd string) {
 
 func (g *guest) Close(c *wasmgate.Conn, e wasmgate.CloseEvent) {
 	g.open.Add(-1)
+	g.count("closes")
 	by := "client"
 	if e.ByUpstream {
 		by = "upstream"
