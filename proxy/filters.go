@@ -1,63 +1,16 @@
 package proxy
 
 import (
-	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
+	"time"
 
 	"github.com/wasmgate/wasmgate/codec"
 	"github.com/wasmgate/wasmgate/plugins"
-	"github.com/wasmgate/wasmgate/proxy/config"
 )
 
-// loadPlugins loads every plugin a route uses and gives each route its
-// chain of filters.
-func (p *Proxy) loadPlugins() error {
-	loaded := map[*config.Plugin]*plugins.Plugin{}
-	for _, l := range p.listeners {
-		for _, r := range l.routes {
-			if len(r.cfg.Filters) == 0 {
-				continue
-			}
-			chain := make([]*plugins.Plugin, 0, len(r.cfg.Filters))
-			for _, pc := range r.cfg.Filters {
-				pl, ok := loaded[pc]
-				if !ok {
-					var err error
-					pl, err = p.host.Load(context.Background(), pluginSpec(pc))
-					if err != nil {
-						return fmt.Errorf("load plugin %q: %w", pc.Name, err)
-					}
-					p.log.Info("plugin loaded", "plugin", pc.Name, "instances", pc.Instances,
-						"sandbox", pc.Sandbox.String(), "on_error", pc.OnError.String())
-					loaded[pc] = pl
-				}
-				chain = append(chain, pl)
-			}
-			r.chain = plugins.NewChain(r.cfg.Limits.MaxMessageSize, chain...)
-		}
-	}
-	return nil
-}
-
-func pluginSpec(pc *config.Plugin) plugins.Spec {
-	return plugins.Spec{
-		Name:        pc.Name,
-		Wasm:        pc.Wasm,
-		Config:      pc.Config,
-		Instances:   pc.Instances,
-		MemoryLimit: pc.MemoryLimit,
-		Timeout:     pc.Timeout,
-		FailOpen:    pc.OnError == config.OnErrorPass,
-		Plain:       pc.Sandbox == config.SandboxPlain,
-		KVNamespace: pc.KVNamespace,
-		CacheDir:    pc.CacheDir,
-	}
-}
-
 // pluginRequest is the handshake as the filters see it.
-func (p *Proxy) pluginRequest(req *codec.Request, r *route) *plugins.Request {
+func (p *Proxy) pluginRequest(g *generation, req *codec.Request, r *route) *plugins.Request {
 	return &plugins.Request{
 		Method:     "GET",
 		URI:        req.URI,
@@ -70,7 +23,7 @@ func (p *Proxy) pluginRequest(req *codec.Request, r *route) *plugins.Request {
 		Route:      r.cfg.Name,
 		TLS:        req.TLS != nil,
 		HasUpstream: func(name string) bool {
-			_, ok := p.upstreams[name]
+			_, ok := g.upstreams[name]
 			return ok
 		},
 	}
@@ -119,7 +72,7 @@ func (fp *filterPeer) Close(code codec.StatusCode, reason string) {
 		return
 	}
 	fp.mu.Unlock()
-	go fp.s.closeBoth(code, reason, closeEnd{code: code, reason: reason})
+	go fp.s.closeBoth(code, reason, closeEnd{by: closedByFilter, code: code, reason: reason})
 }
 
 // start marks the session ready and runs a close asked for before.
@@ -129,7 +82,7 @@ func (fp *filterPeer) start() {
 	pending, code, reason := fp.closePending, fp.closeCode, fp.closeReason
 	fp.mu.Unlock()
 	if pending {
-		go fp.s.closeBoth(code, reason, closeEnd{code: code, reason: reason})
+		go fp.s.closeBoth(code, reason, closeEnd{by: closedByFilter, code: code, reason: reason})
 	}
 }
 
@@ -160,7 +113,11 @@ var batchArenas = sync.Pool{New: func() any {
 // filters. Every message that one read of src produced goes to the filters
 // in one batch; what they return is written to dst in one write, and what
 // they send back is written to src.
-func (s *session) relayFiltered(src, dst *codec.Conn, fromUpstream bool, messages *atomic.Uint64) error {
+func (s *session) relayFiltered(src, dst *codec.Conn, fromUpstream bool, stats *dirStats) error {
+	latency := s.route.chainLatency[0]
+	if fromUpstream {
+		latency = s.route.chainLatency[1]
+	}
 	batch := make([]plugins.Message, 0, 8)
 	for {
 		typ, payload, err := src.ReadMessage()
@@ -193,8 +150,14 @@ func (s *session) relayFiltered(src, dst *codec.Conn, fromUpstream bool, message
 			}
 			batch = append(batch, plugins.Message{Type: typ, Payload: payload})
 		}
-		messages.Add(uint64(len(batch)))
+		var bytes uint64
+		for i := range batch {
+			bytes += uint64(len(batch[i].Payload))
+		}
+		stats.add(uint64(len(batch)), bytes)
+		start := time.Now()
 		res := s.filters.Messages(fromUpstream, batch)
+		latency.Observe(time.Since(start).Seconds())
 		werr := s.writeFiltered(res, src, dst)
 		if arena != nil {
 			batchArenas.Put(arena)
@@ -233,11 +196,34 @@ func (s *session) writeFiltered(res *plugins.Result, src, dst *codec.Conn) error
 	return nil
 }
 
-// closeEnd is how a session ended, for the filters' on_close.
+// closeEnd is how a session ended, for the filters' on_close, the access
+// log and the metrics.
 type closeEnd struct {
 	byUpstream, abnormal bool
-	code                 codec.StatusCode
-	reason               string
+	// by is who ended the session when it was not a peer: closedByProxy
+	// or closedByFilter; "" when byUpstream says which peer.
+	by     string
+	code   codec.StatusCode
+	reason string
+}
+
+// Who closed a session, as the access log and the metrics say it.
+const (
+	closedByClient   = "client"
+	closedByUpstream = "upstream"
+	closedByProxy    = "proxy"
+	closedByFilter   = "filter"
+)
+
+// closedBy says who ended the session.
+func (e *closeEnd) closedBy() string {
+	switch {
+	case e.by != "":
+		return e.by
+	case e.byUpstream:
+		return closedByUpstream
+	}
+	return closedByClient
 }
 
 // recordEnd keeps the first account of how the session ended.

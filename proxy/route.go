@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wasmgate/wasmgate/codec"
 	"github.com/wasmgate/wasmgate/plugins"
 	"github.com/wasmgate/wasmgate/proxy/config"
@@ -16,6 +18,10 @@ type route struct {
 	upstream *upstream
 	origins  map[string]bool // nil: any origin
 	chain    *plugins.Chain  // nil: no filters
+
+	// chainLatency observes the time the filters take over a batch of
+	// messages: [0] from the client, [1] from the upstream.
+	chainLatency [2]prometheus.Observer
 }
 
 // matches reports whether req is for this route: host, path and headers

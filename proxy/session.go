@@ -18,7 +18,13 @@ import (
 type session struct {
 	client, upstream *codec.Conn
 	route            *route
+	gen              *generation // the configuration it was accepted under
 	start            time.Time
+	id               uint64
+	subprotocol      string
+	upstreamName     string
+	path             string      // the request-target
+	stats            *routeStats // its route's, for the metrics
 
 	// What the session's log lines say, kept as parts: a logger with
 	// these attributes would cost each idle session its own copy.
@@ -31,8 +37,9 @@ type session struct {
 	// ended, or a shutdown. The other pump then only drains its source.
 	closing atomic.Bool
 
-	// Messages relayed each way, for the idle timeout.
-	toUpstream, toClient atomic.Uint64
+	// What was relayed each way: up from the client to the upstream,
+	// down from the upstream to the client.
+	up, down dirStats
 
 	idleMu    sync.Mutex
 	idleSeen  uint64
@@ -78,7 +85,7 @@ func (s *session) heartbeat() error {
 	if idle <= 0 {
 		return nil
 	}
-	n := s.toUpstream.Load() + s.toClient.Load()
+	n := s.up.messages.Load() + s.down.messages.Load()
 	now := time.Now()
 	s.idleMu.Lock()
 	defer s.idleMu.Unlock()
@@ -114,7 +121,7 @@ func (s *session) run(finished func()) {
 }
 
 func (s *session) pumpClientToUpstream() {
-	err := s.relay(s.client, s.upstream, false, &s.toUpstream)
+	err := s.relay(s.client, s.upstream, false, &s.up)
 	if err == codec.ErrIdle && s.client.Park(s.pumpClientToUpstream) == nil {
 		return
 	}
@@ -124,7 +131,7 @@ func (s *session) pumpClientToUpstream() {
 }
 
 func (s *session) pumpUpstreamToClient() {
-	err := s.relay(s.upstream, s.client, true, &s.toClient)
+	err := s.relay(s.upstream, s.client, true, &s.down)
 	if err == codec.ErrIdle && s.upstream.Park(s.pumpUpstreamToClient) == nil {
 		return
 	}
@@ -147,11 +154,11 @@ func (s *session) pumpEnded() {
 
 // relay relays from src to dst: whole messages through the filters when
 // a filter of the route reads messages, frames as they come otherwise.
-func (s *session) relay(src, dst *codec.Conn, fromUpstream bool, messages *atomic.Uint64) error {
+func (s *session) relay(src, dst *codec.Conn, fromUpstream bool, stats *dirStats) error {
 	if s.route.chain != nil && s.route.chain.NeedsMessages() {
-		return s.relayFiltered(src, dst, fromUpstream, messages)
+		return s.relayFiltered(src, dst, fromUpstream, stats)
 	}
-	return relay(src, dst, messages)
+	return relay(src, dst, stats, s.filters)
 }
 
 // end runs when a pump's relay from src to dst stopped with err. The first
@@ -187,7 +194,7 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 		// A filter closed the connection: the client gets its code, the
 		// upstream hears that the client went away.
 		s.logDebug("closed by a filter", "code", int(fe.code), "reason", fe.reason)
-		s.recordEnd(closeEnd{code: fe.code, reason: fe.reason})
+		s.recordEnd(closeEnd{by: closedByFilter, code: fe.code, reason: fe.reason})
 		s.client.WriteClose(fe.code, fe.reason)                         //nolint:errcheck // closing anyway
 		s.upstream.WriteClose(codec.CloseGoingAway, "closed by filter") //nolint:errcheck // closing anyway
 		s.await(other, dst)
@@ -201,7 +208,7 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 		s.await(other, dst)
 		src.Close(ce.Code, "") //nolint:errcheck // ErrClosed when answered
 	case errors.Is(err, errIdle):
-		s.recordEnd(closeEnd{code: codec.CloseGoingAway, reason: "idle timeout"})
+		s.recordEnd(closeEnd{by: closedByProxy, code: codec.CloseGoingAway, reason: "idle timeout"})
 		src.WriteClose(codec.CloseGoingAway, "idle timeout") //nolint:errcheck // closing anyway
 		dst.WriteClose(codec.CloseGoingAway, "idle timeout") //nolint:errcheck // closing anyway
 		s.await(other, dst)
@@ -279,7 +286,7 @@ func side(isClient bool) string {
 // shutdown.
 func (s *session) shutdown() {
 	const reason = "server shutting down"
-	s.closeBoth(codec.CloseGoingAway, reason, closeEnd{code: codec.CloseGoingAway, reason: reason})
+	s.closeBoth(codec.CloseGoingAway, reason, closeEnd{by: closedByProxy, code: codec.CloseGoingAway, reason: reason})
 }
 
 // closeBoth closes the session from the outside: the client gets code and
@@ -314,27 +321,56 @@ func (e *writeError) Unwrap() error { return e.err }
 
 // relay copies frames from src to dst until either fails. Frames are
 // buffered on dst and flushed when src has no whole frame buffered, so a
-// read that brought many frames becomes one write.
-func relay(src, dst *codec.Conn, messages *atomic.Uint64) error {
+// read that brought many frames becomes one write. The counts are kept
+// locally and published at each flush: one atomic add per read, not per
+// frame. filters, when not nil, is told of each message boundary, where a
+// live reload may replace its plugins.
+func relay(src, dst *codec.Conn, stats *dirStats, filters *plugins.Conn) error {
+	var messages, bytes uint64
 	for {
 		f, err := src.ReadFrame()
 		if err != nil {
+			stats.add(messages, bytes)
 			if ferr := dst.Flush(); ferr != nil && err == codec.ErrIdle {
 				return &writeError{ferr}
 			}
 			return err
 		}
 		if err := dst.BufferFrame(f.Fin, f.Opcode, f.Payload); err != nil {
+			stats.add(messages, bytes)
 			return &writeError{err}
 		}
+		bytes += uint64(len(f.Payload))
 		if f.Fin {
-			messages.Add(1)
+			messages++
+			if filters != nil {
+				// A filter that rejects the connection on its reopen
+				// closes it from the outside; the pump relays the close.
+				filters.Boundary()
+			}
 		}
 		if !src.Buffered() {
+			stats.add(messages, bytes)
+			messages, bytes = 0, 0
 			if err := dst.Flush(); err != nil {
 				return &writeError{err}
 			}
 		}
+	}
+}
+
+// dirStats counts what one pump relayed: data messages and their payload
+// bytes, as read from the source.
+type dirStats struct {
+	messages, bytes atomic.Uint64
+}
+
+func (d *dirStats) add(messages, bytes uint64) {
+	if messages != 0 {
+		d.messages.Add(messages)
+	}
+	if bytes != 0 {
+		d.bytes.Add(bytes)
 	}
 }
 

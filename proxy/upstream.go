@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/wasmgate/wasmgate/codec"
 	"github.com/wasmgate/wasmgate/plugins"
@@ -28,9 +29,10 @@ var noKeepAliveDialer = &net.Dialer{KeepAlive: -1}
 
 // dialResult is a successful upstream dial.
 type dialResult struct {
-	conn   *codec.Conn
-	hs     *codec.Handshake
-	server *url.URL
+	conn     *codec.Conn
+	hs       *codec.Handshake
+	upstream string // its name
+	server   *url.URL
 }
 
 // dial connects to the upstream's servers in round-robin order, failing
@@ -41,8 +43,9 @@ type dialResult struct {
 // every failure was a timeout, 502 otherwise.
 //
 // verdict, when not nil, holds the filters' edits of the upstream request's
-// headers and request-target.
-func (u *upstream) dial(ctx context.Context, req *codec.Request, r *route, verdict *plugins.Verdict, opts *codec.Options, log func(server *url.URL, err error)) (*dialResult, error) {
+// headers and request-target. Each attempt's duration goes to timing; each
+// failure to log.
+func (u *upstream) dial(ctx context.Context, req *codec.Request, r *route, verdict *plugins.Verdict, opts *codec.Options, timing dialTiming, log func(server *url.URL, err error)) (*dialResult, error) {
 	servers := u.cfg.Servers
 	start := int(u.next.Add(1)-1) % len(servers)
 	header := upstreamHeader(req, r.cfg)
@@ -65,10 +68,13 @@ func (u *upstream) dial(ctx context.Context, req *codec.Request, r *route, verdi
 			HandshakeTimeout: u.cfg.HandshakeTimeout,
 			NetDial:          noKeepAliveDialer.DialContext,
 		}
+		start := time.Now()
 		conn, hs, err := d.Dial(ctx, upstreamURL(server, uri))
 		if err == nil {
-			return &dialResult{conn: conn, hs: hs, server: server}, nil
+			timing.ok.Observe(time.Since(start).Seconds())
+			return &dialResult{conn: conn, hs: hs, upstream: u.cfg.Name, server: server}, nil
 		}
+		timing.failed.Observe(time.Since(start).Seconds())
 		log(server, err)
 		var se *codec.StatusError
 		if errors.As(err, &se) && se.Status < 500 {

@@ -171,6 +171,9 @@ func (f *flagSet) usageError(std stdio, format string, args ...any) int {
 type logFlags struct {
 	level  slog.Level
 	format logFormat
+	// levelVar holds the level once logger made the logger: the admin
+	// endpoint /logging changes it.
+	levelVar slog.LevelVar
 }
 
 // register adds -log-level and -log-format to fs.
@@ -182,7 +185,13 @@ func (l *logFlags) register(fs *flagSet) {
 
 // logger returns a logger that writes to w as the flags say.
 func (l *logFlags) logger(w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: l.level}
+	l.levelVar.Set(l.level)
+	return l.handlerLogger(w, &l.levelVar)
+}
+
+// handlerLogger returns a logger in the flags' format at level.
+func (l *logFlags) handlerLogger(w io.Writer, level slog.Leveler) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if l.format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

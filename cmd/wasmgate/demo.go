@@ -5,7 +5,6 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"log/slog"
 	"net"
 	"text/template"
 	"time"
@@ -41,8 +40,10 @@ func hclString(s string) string {
 }
 
 // runDemo serves the built-in demo: an echo server on a free loopback
-// port, and the proxy on listen in front of it.
-func runDemo(ctx context.Context, listen string, drain time.Duration, log *slog.Logger, std stdio) int {
+// port, and the proxy on listen in front of it. SIGHUP reloads the same
+// demo configuration.
+func runDemo(ctx context.Context, listen string, srv *server) int {
+	std, log := srv.std, srv.log
 	if listen == "" {
 		listen = demoListen
 	}
@@ -55,7 +56,7 @@ func runDemo(ctx context.Context, listen string, drain time.Duration, log *slog.
 		fmt.Fprintf(std.err, "wasmgate: start the demo's echo server: %v\n", err)
 		return 1
 	}
-	defer shutdownEcho(echo, drain)
+	defer shutdownEcho(echo, srv.drain)
 	echoURL := "ws://" + echo.Addr().String() + "/"
 
 	src, err := demoConfig(listen, echoURL)
@@ -67,15 +68,21 @@ func runDemo(ctx context.Context, listen string, drain time.Duration, log *slog.
 	if diags.HasErrors() {
 		return 1
 	}
-	p, err := startProxy(cfg, log)
-	if err != nil {
+	srv.load = func() (*config.Config, error) {
+		cfg, diags := config.Parse(src, "default.hcl", ".")
+		if diags.HasErrors() {
+			return nil, diags
+		}
+		return cfg, nil
+	}
+	if err := srv.start(cfg); err != nil {
 		fmt.Fprintf(std.err, "wasmgate: %v\n", err)
 		if listen == demoListen {
 			fmt.Fprintf(std.err, "Is another program using %s? Choose another address with: wasmgate -listen 127.0.0.1:8081\n", listen)
 		}
 		return 1
 	}
-	proxyURL := listenerURL(cfg.Listeners[0], p) + "/"
+	proxyURL := listenerURL(cfg.Listeners[0], srv.p) + "/"
 	fmt.Fprintf(std.out, `wasmgate demo: no -config given, so a proxy in front of a built-in echo server.
 
   proxy   %s  (route "echo": every path)
@@ -85,7 +92,7 @@ Try it:   wasmgate client %s
 Yours:    wasmgate run -config FILE (see wasmgate -h)
 Stop:     Ctrl-C
 `, proxyURL, echoURL, proxyURL)
-	return serveUntilDone(ctx, p, drain, log)
+	return srv.serve(ctx)
 }
 
 // shutdownEcho stops the demo's echo server, after the proxy.
