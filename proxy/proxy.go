@@ -129,22 +129,32 @@ func (p *Proxy) Start() error {
 		return errors.New("proxy already started")
 	}
 	g := p.gen.Load()
-	if err := p.loadPlugins(g); err != nil {
-		g.host.Close(context.Background()) //nolint:errcheck // the load error is the one to report
-		return err
-	}
-	opened, err := p.openSockets(g)
+	opened, err := p.prepare(g)
 	if err != nil {
-		g.host.Close(context.Background()) //nolint:errcheck // the listen error is the one to report
 		return err
 	}
-	p.mu.Lock()
-	p.gens[g] = struct{}{}
-	p.mu.Unlock()
 	p.started = true
 	p.commitSockets(g, opened)
 	p.metrics.loaded(g)
 	return nil
+}
+
+// prepare makes g ready to serve: its plugins loaded and the sockets it
+// adds open, which it returns. On error nothing of it is left.
+func (p *Proxy) prepare(g *generation) (map[string]*socket, error) {
+	if err := p.loadPlugins(g); err != nil {
+		g.host.Close(context.Background()) //nolint:errcheck // the load error is the one to report
+		return nil, err
+	}
+	opened, err := p.openSockets(g)
+	if err != nil {
+		g.host.Close(context.Background()) //nolint:errcheck // the listen error is the one to report
+		return nil, err
+	}
+	p.mu.Lock()
+	p.gens[g] = struct{}{}
+	p.mu.Unlock()
+	return opened, nil
 }
 
 // openSockets opens the sockets g needs that are not open yet. On error
@@ -240,18 +250,10 @@ func (p *Proxy) reload(cfg *config.Config) error {
 		return errors.New("proxy not started")
 	}
 	g := p.newGeneration(cfg)
-	if err := p.loadPlugins(g); err != nil {
-		g.host.Close(context.Background()) //nolint:errcheck // the load error is the one to report
-		return err
-	}
-	opened, err := p.openSockets(g)
+	opened, err := p.prepare(g)
 	if err != nil {
-		g.host.Close(context.Background()) //nolint:errcheck // the listen error is the one to report
 		return err
 	}
-	p.mu.Lock()
-	p.gens[g] = struct{}{}
-	p.mu.Unlock()
 	old := p.gen.Swap(g)
 	p.commitSockets(g, opened)
 	for name, next := range g.plugins {

@@ -112,14 +112,7 @@ func startProxyLogging(t testing.TB, src string, vars map[string]string, log *sl
 // starts (setup may be nil).
 func startProxyWith(t testing.TB, src string, vars map[string]string, log *slog.Logger, setup func(*Proxy)) (*Proxy, string) {
 	t.Helper()
-	for k, v := range vars {
-		src = strings.ReplaceAll(src, "{{"+k+"}}", v)
-	}
-	cfg, diags := config.Parse([]byte(src), "test.hcl", t.TempDir())
-	if diags.HasErrors() {
-		t.Fatalf("config: %s", diags.Error())
-	}
-	p := New(cfg, log)
+	p := New(parseConfig(t, src, vars), log)
 	if setup != nil {
 		setup(p)
 	}

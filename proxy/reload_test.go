@@ -20,7 +20,7 @@ func parseConfig(t testing.TB, src string, vars map[string]string) *config.Confi
 	for k, v := range vars {
 		src = strings.ReplaceAll(src, "{{"+k+"}}", v)
 	}
-	cfg, diags := config.Parse([]byte(src), "reload.hcl", t.TempDir())
+	cfg, diags := config.Parse([]byte(src), "test.hcl", t.TempDir())
 	if diags.HasErrors() {
 		t.Fatalf("config: %s", diags.Error())
 	}
