@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -162,5 +165,59 @@ func TestDemoConfig(t *testing.T) {
 		if !strings.Contains(string(src), want) {
 			t.Errorf("the demo configuration does not contain %s:\n%s", want, src)
 		}
+	}
+}
+
+// TestRun_summary: the start screen names the plugins and the admin
+// listener, and the admin listener serves.
+func TestRun_summary(t *testing.T) {
+	echo := startTestEcho(t)
+	noop, err := filepath.Abs("../../examples/noop/noop.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeFile(t, t.TempDir(), "wasmgate.hcl", fmt.Sprintf(`
+listener "main" {
+  address = "127.0.0.1:0"
+}
+upstream "echo" {
+  servers = ["ws://%s/"]
+}
+plugin "noop" {
+  wasm      = %q
+  instances = 2
+}
+route "echo" {
+  path     = "/echo/"
+  upstream = "echo"
+  filters  = ["noop"]
+}
+admin {
+  address = "127.0.0.1:0"
+}
+`, echo.Addr(), noop))
+	inv := start(t, nil, "run", "-config", path, "-access-log", "off")
+	m := inv.stdout.waitFor(t, `(?s)wasmgate \S+ serving .*wasmgate.hcl\n`+
+		`listener "main" on (ws://\S+)\n  route "echo": [^\n]*\n`+
+		`plugin "noop": noop.wasm \(\d+ KiB\), 2 instances, sandbox checked, on_error close, reload restart; compiled in \S+, started in \S+\n`+
+		`admin on (http://\S+): /metrics /healthz /readyz /config /connections, POST /reload\n`)
+	c := dial(t, m[1]+"/echo/")
+	roundTrip(t, c, "through noop")
+	resp, err := http.Get(m[2] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`wasmgate_wasm_instances{plugin="noop"} 2`, `wasmgate_connections_open{route="echo"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	inv.cancel()
+	expectClose(t, c, codec.CloseGoingAway)
+	c.Close(codec.CloseNormal, "")
+	if code := inv.wait(t); code != 0 {
+		t.Errorf("exit status %d; stderr:\n%s", code, inv.stderr)
 	}
 }
