@@ -2,8 +2,11 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -308,5 +311,60 @@ func expectConfigTag(t *testing.T, c *codec.Conn, tag string) {
 	got := roundTrip(t, c, "cmd:config")
 	if !strings.Contains(got, `"tag":"`+tag+`"`) {
 		t.Fatalf("cmd:config answered %q, want the tag %q", got, tag)
+	}
+}
+
+// TestReload_RotatesTheCertificate: a reload gives a wss listener the
+// certificate its files hold now, on the same socket.
+func TestReload_RotatesTheCertificate(t *testing.T) {
+	up := startUpstream(t, nil, echoHandler)
+	oldDir, newDir := t.TempDir(), t.TempDir()
+	oldCA, oldCert, oldKey := testCA(t, oldDir)
+	newCA, newCert, newKey := testCA(t, newDir)
+	src := `
+listener "public" {
+  address = "127.0.0.1:0"
+  tls {
+    cert_file = "{{cert}}"
+    key_file  = "{{key}}"
+  }
+}
+upstream "echo" { servers = ["ws://{{up}}"] }
+route "r" { upstream = "echo" }
+`
+	vars := map[string]string{"cert": oldCert, "key": oldKey, "up": up.addr}
+	p, addr := startProxy(t, src, vars)
+	trusting := func(caFile string) *codec.Dialer {
+		pool := x509.NewCertPool()
+		pem, err := os.ReadFile(caFile)
+		if err != nil || !pool.AppendCertsFromPEM(pem) {
+			t.Fatalf("CA %s: %v", caFile, err)
+		}
+		return &codec.Dialer{TLSConfig: &tls.Config{RootCAs: pool}}
+	}
+	dialTLS := func(d *codec.Dialer) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, _, err := d.Dial(ctx, "wss://"+addr+"/")
+		if err == nil {
+			c.CloseNow()
+		}
+		return err
+	}
+	if err := dialTLS(trusting(oldCA)); err != nil {
+		t.Fatalf("before the reload, with the old CA: %v", err)
+	}
+	if err := dialTLS(trusting(newCA)); err == nil {
+		t.Fatal("before the reload, a client trusting only the new CA connected")
+	}
+	vars["cert"], vars["key"] = newCert, newKey
+	if err := p.Reload(parseConfig(t, src, vars)); err != nil {
+		t.Fatal(err)
+	}
+	if err := dialTLS(trusting(newCA)); err != nil {
+		t.Fatalf("after the reload, with the new CA: %v", err)
+	}
+	if err := dialTLS(trusting(oldCA)); err == nil {
+		t.Fatal("after the reload, the old certificate is still served")
 	}
 }
