@@ -303,6 +303,21 @@ route "restart" {
 	fresh, _ := dialProxy(t, "ws://"+addr+"/restart", nil)
 	defer fresh.CloseNow()
 	expectConfigTag(t, fresh, "restart-2")
+
+	// A version whose start fails is refused: everything stays on 2.
+	broken := strings.Replace(src, `tag = "live-{{version}}"`, `tag = "live-{{version}}", fail_start = true`, 1)
+	vars["version"] = "3"
+	err := p.Reload(parseConfig(t, broken, vars))
+	if err == nil || !strings.Contains(err.Error(), `plugin "live"`) {
+		t.Fatalf("Reload with a plugin whose start fails: %v, want an error naming it", err)
+	}
+	if p.Generation() != 2 {
+		t.Errorf("generation %d after a failed reload, want 2", p.Generation())
+	}
+	expectConfigTag(t, live, "live-2")
+	again, _ := dialProxy(t, "ws://"+addr+"/live", nil)
+	defer again.CloseNow()
+	expectConfigTag(t, again, "live-2")
 }
 
 // expectConfigTag checks the tag in the config the guest on c runs with.
