@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/codec"
+	"github.com/wasmgate/wasmgate/proxy/config"
 )
 
 // logAccess writes the access-log line of a session that ended.
@@ -19,7 +20,7 @@ func (p *Proxy) logAccess(s *session) {
 		slog.String("listener", s.listener),
 		slog.String("route", s.route.cfg.Name),
 		slog.String("upstream", s.upstreamName),
-		slog.String("server", s.server.String()),
+		slog.String("server", config.RedactURL(s.server)),
 		slog.String("path", s.path),
 		slog.String("subprotocol", s.subprotocol),
 		slog.Int("status", 101),

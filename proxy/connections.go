@@ -3,6 +3,8 @@ package proxy
 import (
 	"slices"
 	"time"
+
+	"github.com/wasmgate/wasmgate/proxy/config"
 )
 
 // ConnInfo describes one open proxied connection.
@@ -59,7 +61,7 @@ func (p *Proxy) Connections(offset, limit int) (total int, page []ConnInfo) {
 			Listener:           s.listener,
 			Route:              s.route.cfg.Name,
 			Upstream:           s.upstreamName,
-			Server:             s.server.String(),
+			Server:             config.RedactURL(s.server),
 			Path:               s.path,
 			Subprotocol:        s.subprotocol,
 			Started:            s.start,

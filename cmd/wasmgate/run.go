@@ -266,7 +266,7 @@ func writeListeners(w io.Writer, cfg *config.Config, p *proxy.Proxy) {
 			}
 			servers := make([]string, len(r.Upstream.Servers))
 			for i, s := range r.Upstream.Servers {
-				servers[i] = s.String()
+				servers[i] = config.RedactURL(s)
 			}
 			fmt.Fprintf(w, "  route %q: %s -> upstream %q [%s]\n",
 				r.Name, describeMatch(r), r.Upstream.Name, strings.Join(servers, ", "))
@@ -296,8 +296,9 @@ func describeMatch(r *config.Route) string {
 	} else {
 		parts = append(parts, "path prefix "+r.Path)
 	}
-	for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
-		parts = append(parts, fmt.Sprintf("header %s: %s", k, r.Headers[k]))
+	headers := r.RedactedHeaders() // the start screen ends up in logs
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
+		parts = append(parts, fmt.Sprintf("header %s: %s", k, headers[k]))
 	}
 	return strings.Join(parts, ", ")
 }

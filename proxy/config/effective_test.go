@@ -248,3 +248,25 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactedHeadersAndURL(t *testing.T) {
+	t.Setenv("WASMGATE_TEST_TENANT", "tenant-secret")
+	cfg, diags := Parse([]byte(`
+listener "l" { address = "127.0.0.1:0" }
+upstream "u" { servers = ["ws://127.0.0.1:9000/ws?access_token=tok-secret&room=1"] }
+route "r" {
+  upstream = "u"
+  headers  = { "X-Tenant" = env("WASMGATE_TEST_TENANT"), "X-Api-Key" = "key-secret", "X-Room" = "lobby" }
+}
+`), "r.hcl", t.TempDir())
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	h := cfg.Routes[0].RedactedHeaders()
+	if h["X-Tenant"] != "[redacted]" || h["X-Api-Key"] != "[redacted]" || h["X-Room"] != "lobby" {
+		t.Errorf("RedactedHeaders() = %v", h)
+	}
+	if got := RedactURL(cfg.Upstreams[0].Servers[0]); strings.Contains(got, "tok-secret") || !strings.Contains(got, "room=1") {
+		t.Errorf("RedactURL = %q", got)
+	}
+}

@@ -231,3 +231,12 @@ func redactURL(u *url.URL) string {
 	c.RawQuery = strings.Join(params, "&")
 	return c.String()
 }
+
+// RedactedHeaders returns the route's header conditions with the values
+// that EffectiveJSON redacts replaced, for anything that shows them: a
+// start screen, a log line. nil for no headers.
+func (r *Route) RedactedHeaders() map[string]string { return redactHeaders(r) }
+
+// RedactURL returns u as a string with the values of its secret-looking
+// query parameters replaced, as EffectiveJSON shows server URLs.
+func RedactURL(u *url.URL) string { return redactURL(u) }
