@@ -65,6 +65,13 @@ func cmdRun(ctx context.Context, args []string, std stdio) int {
 	case *drain <= 0:
 		return fs.usageError(std, "-drain-timeout must be positive")
 	}
+	// From here on SIGHUP means reload, even before serving: its default
+	// action would end the process, and a logrotate or "systemctl reload"
+	// during a slow start must not. One that comes early reloads once
+	// serving.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	log := logs.logger(std.err)
 	access, accessFile, err := accessLogger(*accessDest, &logs, std)
 	if err != nil {
@@ -74,7 +81,7 @@ func cmdRun(ctx context.Context, args []string, std stdio) int {
 	if accessFile != nil {
 		defer accessFile.Close()
 	}
-	srv := &server{log: log, logs: &logs, access: access, accessFile: accessFile, drain: *drain, std: std}
+	srv := &server{log: log, logs: &logs, access: access, accessFile: accessFile, drain: *drain, std: std, hup: hup}
 
 	if *configPath == "" {
 		return runDemo(ctx, *listen, srv)
@@ -120,6 +127,7 @@ type server struct {
 	accessFile *accessLogFile
 	drain      time.Duration
 	std        stdio
+	hup        <-chan os.Signal // SIGHUP
 	// load loads the configuration anew, for a reload.
 	load func() (*config.Config, error)
 
@@ -186,12 +194,9 @@ func sameAdmin(a, b *config.Admin) bool {
 // proxy down, giving the open connections up to the drain timeout to
 // close, and then the admin listener. It returns the exit status.
 func (s *server) serve(ctx context.Context) int {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
-		case <-hup:
+		case <-s.hup:
 			s.log.Info("SIGHUP: reloading the configuration")
 			s.reload(context.Background()) //nolint:errcheck // ReloadFrom logged it
 			continue

@@ -43,6 +43,7 @@ type config struct {
 	TrapIn                string            `json:"trap_in"`
 	LoopIn                string            `json:"loop_in"`
 	GlobalTickMs          int               `json:"global_tick_ms"`
+	StartSleepMs          int               `json:"start_sleep_ms"`
 	OpenClose             *struct {
 		Code   uint16 `json:"code"`
 		Reason string `json:"reason"`
@@ -120,6 +121,12 @@ func (g *guest) Start(cfg wasmgate.Config) error {
 	}
 	if g.cfg.FailStart {
 		return errors.New("fail_start is set")
+	}
+	if g.cfg.StartSleepMs > 0 {
+		// A slow start, announced on stdout (the host logs it), for the
+		// tests of what happens while the proxy starts.
+		fmt.Printf("start: sleeping %dms\n", g.cfg.StartSleepMs)
+		time.Sleep(time.Duration(g.cfg.StartSleepMs) * time.Millisecond)
 	}
 	if g.cfg.GlobalTickMs > 0 {
 		if err := wasmgate.SetTick(time.Duration(g.cfg.GlobalTickMs) * time.Millisecond); err != nil {
