@@ -184,7 +184,7 @@ func (m *metrics) loaded(g *generation) {
 type collectorDescs struct {
 	open, total, messages, bytes              *prometheus.Desc
 	calls, faults, restarts, instances, bound *prometheus.Desc
-	loadSeconds, kvKeys                       *prometheus.Desc
+	loadSeconds, kvKeys, kvBytes              *prometheus.Desc
 	hooks                                     []string
 	faultCauses                               []string
 }
@@ -213,6 +213,8 @@ func newCollectorDescs() collectorDescs {
 			"Time the configuration being served took to load a plugin, by phase: compile (fast from the compilation cache) and start (its instances).", []string{"plugin", "phase"}, nil),
 		kvKeys: prometheus.NewDesc("wasmgate_kv_keys",
 			"Keys held by the plugins' shared key-value store, expired keys not yet swept included.", nil, nil),
+		kvBytes: prometheus.NewDesc("wasmgate_kv_bytes",
+			"Bytes of the keys and values held by the plugins' shared key-value store.", nil, nil),
 		hooks:       []string{"start", "open", "messages", "close", "tick"},
 		faultCauses: []string{"trap", "timeout", "error"},
 	}
@@ -318,6 +320,9 @@ func (c collector) collectPlugins(ch chan<- prometheus.Metric) {
 	}
 	if kv, ok := p.kv.(interface{ Len() int }); ok {
 		ch <- prometheus.MustNewConstMetric(d.kvKeys, prometheus.GaugeValue, float64(kv.Len()))
+	}
+	if kv, ok := p.kv.(interface{ Bytes() int64 }); ok {
+		ch <- prometheus.MustNewConstMetric(d.kvBytes, prometheus.GaugeValue, float64(kv.Bytes()))
 	}
 
 	// The plugins' own metrics, named as Metrics.WritePrometheus names

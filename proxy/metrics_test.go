@@ -128,6 +128,11 @@ route "dead" {
 			t.Errorf("%s%v = %v, want %v", tt.name, tt.labels, got, tt.want)
 		}
 	}
+	for _, name := range []string{"wasmgate_kv_keys", "wasmgate_kv_bytes"} {
+		if got := counterValue(t, p, name, nil); got != 0 {
+			t.Errorf("%s = %v with no plugin, want 0", name, got)
+		}
+	}
 	if _, ok := seriesValue(t, p, "go_goroutines", nil); !ok {
 		t.Error("no Go runtime metrics")
 	}
