@@ -68,7 +68,7 @@ func newMetrics(p *Proxy) *metrics {
 		}, []string{"listener", "route", "outcome", "status"}),
 		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wasmgate_closes_total",
-			Help: "Proxied connections ended, by route, who ended them (client, upstream, proxy, filter) and close code (1006 when a peer vanished without a close frame).",
+			Help: "Proxied connections ended, by route, who ended them (client, upstream, proxy, filter) and close code (1006 when a peer vanished without a close frame; 3xxx and 4xxx for the application ranges).",
 		}, []string{"route", "by", "code"}),
 		dials: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "wasmgate_upstream_dial_duration_seconds",
@@ -141,7 +141,22 @@ func (m *metrics) handshake(listener, route, outcome string, status int) {
 
 // closed counts a session that ended.
 func (m *metrics) closed(s *session) {
-	m.closes.WithLabelValues(s.route.cfg.Name, s.ended.closedBy(), strconv.Itoa(int(s.ended.code))).Inc()
+	m.closes.WithLabelValues(s.route.cfg.Name, s.ended.closedBy(), closeCodeLabel(int(s.ended.code))).Inc()
+}
+
+// closeCodeLabel is the code label of wasmgate_closes_total: the code
+// itself for the codes RFC 6455 and IANA define below 3000, "3xxx" and
+// "4xxx" for the registered and private ranges, which any peer can fill
+// with a thousand values each: a series per value would let one client
+// bloat every scrape.
+func closeCodeLabel(code int) string {
+	switch {
+	case code >= 3000 && code <= 3999:
+		return "3xxx"
+	case code >= 4000 && code <= 4999:
+		return "4xxx"
+	}
+	return strconv.Itoa(code)
 }
 
 // dialTiming observes upstream dials.

@@ -118,7 +118,7 @@ route "dead" {
 		{"wasmgate_handshakes_total", map[string]string{"route": "echo", "outcome": "accepted", "status": "101"}, 1},
 		{"wasmgate_handshakes_total", map[string]string{"route": "dead", "outcome": "upstream_failed", "status": "502"}, 1},
 		{"wasmgate_handshakes_total", map[string]string{"route": "", "outcome": "rejected", "status": "404"}, 1},
-		{"wasmgate_closes_total", map[string]string{"route": "echo", "by": "client", "code": "4000"}, 1},
+		{"wasmgate_closes_total", map[string]string{"route": "echo", "by": "client", "code": "4xxx"}, 1},
 		{"wasmgate_upstream_dial_duration_seconds", map[string]string{"upstream": "echo", "result": "ok"}, 1},
 		{"wasmgate_upstream_dial_duration_seconds", map[string]string{"upstream": "dead", "result": "error"}, 1},
 		{"wasmgate_config_generation", nil, 1},
@@ -211,6 +211,15 @@ func BenchmarkScrape(b *testing.B) {
 	for b.Loop() {
 		if _, err := p.Registry().Gather(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestCloseCodeLabel(t *testing.T) {
+	for code, want := range map[int]string{1000: "1000", 1006: "1006", 1014: "1014", 2999: "2999",
+		3000: "3xxx", 3999: "3xxx", 4000: "4xxx", 4999: "4xxx", 5000: "5000"} {
+		if got := closeCodeLabel(code); got != want {
+			t.Errorf("closeCodeLabel(%d) = %q, want %q", code, got, want)
 		}
 	}
 }
