@@ -45,7 +45,9 @@ type Proxy struct {
 	// reloadMu serializes Start, Reload and the closing of the sockets.
 	reloadMu sync.Mutex
 	sockets  map[string]*socket // by key; guarded by reloadMu
-	started  bool
+	// started is set by Start, under reloadMu; Ready reads it without,
+	// so that a readiness probe does not wait for a reload.
+	started atomic.Bool
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -111,12 +113,9 @@ func (p *Proxy) Registry() *prometheus.Registry { return p.metrics.registry }
 // Ready reports whether the proxy accepts connections: started and not
 // shutting down.
 func (p *Proxy) Ready() bool {
-	p.reloadMu.Lock()
-	started := p.started
-	p.reloadMu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return started && !p.closed
+	return p.started.Load() && !p.closed
 }
 
 // Start loads the plugins, opens every listener and starts serving. When a
@@ -125,7 +124,7 @@ func (p *Proxy) Ready() bool {
 func (p *Proxy) Start() error {
 	p.reloadMu.Lock()
 	defer p.reloadMu.Unlock()
-	if p.started {
+	if p.started.Load() {
 		return errors.New("proxy already started")
 	}
 	g := p.gen.Load()
@@ -133,7 +132,7 @@ func (p *Proxy) Start() error {
 	if err != nil {
 		return err
 	}
-	p.started = true
+	p.started.Store(true)
 	p.commitSockets(g, opened)
 	p.metrics.loaded(g)
 	return nil
@@ -246,7 +245,7 @@ func (p *Proxy) reload(cfg *config.Config) error {
 	switch {
 	case closed:
 		return ErrClosed
-	case !p.started:
+	case !p.started.Load():
 		return errors.New("proxy not started")
 	}
 	g := p.newGeneration(cfg)

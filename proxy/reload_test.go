@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -381,5 +382,49 @@ route "r" { upstream = "echo" }
 	}
 	if err := dialTLS(trusting(oldCA)); err == nil {
 		t.Fatal("after the reload, the old certificate is still served")
+	}
+}
+
+// TestReload_ServesWhileLoading: while a reload starts a slow plugin, the
+// proxy stays ready and serves with the running configuration.
+func TestReload_ServesWhileLoading(t *testing.T) {
+	up := startUpstream(t, nil, echoHandler)
+	var logs lockedBuffer
+	p, addr := startProxyLogging(t, simpleConfig, map[string]string{"up": up.addr}, slog.New(slog.NewTextHandler(&logs, nil)))
+	slow := simpleConfig + `
+plugin "slow" {
+  wasm      = "{{guest}}"
+  instances = 1
+  config    = { start_sleep_ms = 1500 }
+}
+route "slow" {
+  path     = "/slow"
+  upstream = "echo"
+  filters  = ["slow"]
+}
+`
+	cfg := parseConfig(t, strings.Replace(slow, `path     = "/"`, `path     = "/plain"`, 1),
+		map[string]string{"up": up.addr, "guest": guestPath(t)})
+	done := make(chan error, 1)
+	go func() { done <- p.Reload(cfg) }()
+	eventually(t, "the slow plugin starts", func() (bool, string) {
+		return len(logs.lines("start: sleeping")) > 0, "no log line"
+	})
+	if !p.Ready() {
+		t.Error("not ready while a reload loads a plugin")
+	}
+	c, _ := dialProxy(t, "ws://"+addr+"/any", nil)
+	defer c.CloseNow()
+	expectRoundTrip(t, c, "during", "during")
+	select {
+	case err := <-done:
+		t.Fatalf("the reload ended (%v) before the checks: the plugin's start did not hold it", err)
+	default:
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if p.Generation() != 2 {
+		t.Errorf("generation %d", p.Generation())
 	}
 }
