@@ -395,7 +395,7 @@ func TestReload_ServesWhileLoading(t *testing.T) {
 plugin "slow" {
   wasm      = "{{guest}}"
   instances = 1
-  config    = { start_sleep_ms = 1500 }
+  config    = { start_sleep_ms = 3000 }
 }
 route "slow" {
   path     = "/slow"
@@ -407,9 +407,18 @@ route "slow" {
 		map[string]string{"up": up.addr, "guest": guestPath(t)})
 	done := make(chan error, 1)
 	go func() { done <- p.Reload(cfg) }()
-	eventually(t, "the slow plugin starts", func() (bool, string) {
-		return len(logs.lines("start: sleeping")) > 0, "no log line"
-	})
+	// Compiling the guest comes first: seconds, and over ten under the
+	// race detector.
+	for deadline := time.Now().Add(2 * time.Minute); len(logs.lines("start: sleeping")) == 0; {
+		select {
+		case err := <-done:
+			t.Fatalf("the reload ended (%v) before the plugin's start", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow plugin never started")
+		}
+	}
 	if !p.Ready() {
 		t.Error("not ready while a reload loads a plugin")
 	}
