@@ -114,15 +114,18 @@ var batchArenas = sync.Pool{New: func() any {
 // in one batch; what they return is written to dst in one write, and what
 // they send back is written to src.
 func (s *session) relayFiltered(src, dst *codec.Conn, fromUpstream bool, stats *dirStats) error {
-	latency := s.route.chainLatency[0]
+	latency, limiter := s.route.chainLatency[0], s.clientRate
 	if fromUpstream {
-		latency = s.route.chainLatency[1]
+		latency, limiter = s.route.chainLatency[1], nil
 	}
 	batch := make([]plugins.Message, 0, 8)
 	for {
 		typ, payload, err := src.ReadMessage()
+		if err == nil && !limiter.allow() {
+			err = errMessageRate // the message is not relayed
+		}
 		if err != nil {
-			if ferr := dst.Flush(); ferr != nil && err == codec.ErrIdle {
+			if ferr := dst.Flush(); ferr != nil && (err == codec.ErrIdle || err == errMessageRate) {
 				return &writeError{ferr}
 			}
 			return err
@@ -145,6 +148,9 @@ func (s *session) relayFiltered(src, dst *codec.Conn, fromUpstream bool, stats *
 			last.Payload = a[start:len(a):len(a)]
 			*arena = a
 			typ, payload, readErr = src.ReadMessage()
+			if readErr == nil && !limiter.allow() {
+				readErr = errMessageRate // this one is not relayed
+			}
 			if readErr != nil {
 				break
 			}

@@ -64,7 +64,7 @@ func newMetrics(p *Proxy) *metrics {
 		counters: map[string]*plugins.Counters{},
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wasmgate_handshakes_total",
-			Help: "Client WebSocket handshakes by listener, route, outcome (accepted, rejected, upstream_failed, bad_request, client_gone, tls_failed) and HTTP status answered (empty when none was).",
+			Help: "Client WebSocket handshakes by listener, route, outcome (accepted, rejected, upstream_failed, limited, bad_request, client_gone, tls_failed) and HTTP status answered (empty when none was).",
 		}, []string{"listener", "route", "outcome", "status"}),
 		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wasmgate_closes_total",

@@ -54,8 +54,13 @@ type Proxy struct {
 	pending  map[net.Conn]struct{} // accepted, not yet a session
 	gens     map[*generation]struct{}
 	conns    sync.WaitGroup // every accepted connection, handshake included
-	connSeq  uint64
-	closed   bool
+	// Connections admitted under the caps (see admit): in all, by route
+	// name, and by route name and client IP.
+	admitted      int
+	routeAdmitted map[string]int
+	ipAdmitted    map[ipKey]int
+	connSeq       uint64
+	closed        bool
 }
 
 // Options configure a Proxy beyond its configuration.
@@ -90,6 +95,8 @@ func NewWithOptions(cfg *config.Config, opts Options) *Proxy {
 		sessions:      make(map[*session]struct{}),
 		pending:       make(map[net.Conn]struct{}),
 		gens:          map[*generation]struct{}{},
+		routeAdmitted: map[string]int{},
+		ipAdmitted:    map[ipKey]int{},
 	}
 	p.metrics = newMetrics(p)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -394,6 +401,7 @@ func (p *Proxy) acceptLoop(s *socket) {
 const (
 	outcomeAccepted       = "accepted"
 	outcomeRejected       = "rejected"        // no route, origin, or a filter
+	outcomeLimited        = "limited"         // a connection cap is reached
 	outcomeUpstreamFailed = "upstream_failed" // the upstream refused or could not be reached
 	outcomeBadRequest     = "bad_request"     // malformed, too large or too slow
 	outcomeClientGone     = "client_gone"     // the client left during the handshake
@@ -404,8 +412,10 @@ const (
 func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 	g := p.acquireGen()
 	handedOver := false // to the session, which then releases everything
+	var admitted *admission
 	defer func() {
 		if !handedOver {
+			p.dismiss(admitted)
 			p.forget(raw)
 			p.releaseGen(g)
 			p.conns.Done()
@@ -453,6 +463,12 @@ func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 			if !r.originAllowed(req) {
 				return nil, &codec.RejectError{Status: http.StatusForbidden, Body: "origin not allowed"}
 			}
+			adm, rej := p.admit(g, r, hostOnly(clientAddr))
+			if rej != nil {
+				outcome = outcomeLimited
+				return nil, rej
+			}
+			admitted = adm
 			target := r.upstream
 			var verdict *plugins.Verdict
 			if r.chain != nil {
@@ -523,6 +539,8 @@ func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 	s.plog, s.listener, s.clientAddr, s.server = p.log, l.cfg.Name, clientAddr, up.server
 	s.subprotocol, s.path, s.upstreamName = up.hs.Protocol, req.URI, up.upstream
 	s.stats = p.metrics.route(chosen.cfg.Name)
+	s.admission = admitted
+	s.clientRate = newRateLimiter(chosen.cfg.Limits.MaxMessageRate, chosen.cfg.Limits.MessageBurst)
 	s.start = time.Now()
 	opts := legOptions(&chosen.cfg.Limits)
 	opts.Heartbeat = s.heartbeat
@@ -549,6 +567,7 @@ func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 		delete(p.sessions, s)
 		s.stats.closed(s)
 		p.mu.Unlock()
+		p.dismiss(s.admission)
 		p.metrics.closed(s)
 		p.logAccess(s)
 		p.releaseGen(g)

@@ -23,8 +23,10 @@ type session struct {
 	id               uint64
 	subprotocol      string
 	upstreamName     string
-	path             string      // the request-target
-	stats            *routeStats // its route's, for the metrics
+	path             string       // the request-target
+	stats            *routeStats  // its route's, for the metrics
+	admission        *admission   // its place under the connection caps
+	clientRate       *rateLimiter // nil: no max_message_rate
 
 	// What the session's log lines say, kept as parts: a logger with
 	// these attributes would cost each idle session its own copy.
@@ -158,7 +160,11 @@ func (s *session) relay(src, dst *codec.Conn, fromUpstream bool, stats *dirStats
 	if s.route.chain != nil && s.route.chain.NeedsMessages() {
 		return s.relayFiltered(src, dst, fromUpstream, stats)
 	}
-	return relay(src, dst, stats, s.filters)
+	var limiter *rateLimiter
+	if !fromUpstream {
+		limiter = s.clientRate
+	}
+	return relay(src, dst, stats, s.filters, limiter)
 }
 
 // end runs when a pump's relay from src to dst stopped with err. The first
@@ -222,6 +228,14 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 		src.Close(code, reason) //nolint:errcheck // closing anyway
 		<-other
 		return
+	case errors.Is(err, errMessageRate):
+		// Like a protocol violation: the upstream hears that the client
+		// went away, the client gets 1008 after what was in flight to it.
+		s.logDebug("client exceeded the message rate", "rate", s.route.cfg.Limits.MaxMessageRate)
+		s.recordEnd(closeEnd{by: closedByProxy, code: codec.ClosePolicyViolation, reason: "message rate exceeded"})
+		dst.WriteClose(codec.CloseGoingAway, "client failed") //nolint:errcheck // closing anyway
+		s.await(other, dst)
+		src.Close(codec.ClosePolicyViolation, "message rate exceeded") //nolint:errcheck // closing anyway
 	case errors.As(err, &pe):
 		// src broke the protocol. dst hears that its peer went away; src
 		// gets the close code the violation calls for once what dst had in
@@ -325,17 +339,22 @@ func (e *writeError) Unwrap() error { return e.err }
 // locally and published at each flush: one atomic add per read, not per
 // frame. filters, when not nil, is told of each message boundary, where a
 // live reload may replace its plugins.
-func relay(src, dst *codec.Conn, stats *dirStats, filters *plugins.Conn) error {
+func relay(src, dst *codec.Conn, stats *dirStats, filters *plugins.Conn, limiter *rateLimiter) error {
 	var messages, bytes uint64
+	inMessage := false // a message's first frame was relayed, not its last
 	for {
 		f, err := src.ReadFrame()
+		if err == nil && !inMessage && !limiter.allow() {
+			err = errMessageRate // the message is not relayed
+		}
 		if err != nil {
 			stats.add(messages, bytes)
-			if ferr := dst.Flush(); ferr != nil && err == codec.ErrIdle {
+			if ferr := dst.Flush(); ferr != nil && (err == codec.ErrIdle || err == errMessageRate) {
 				return &writeError{ferr}
 			}
 			return err
 		}
+		inMessage = !f.Fin
 		if err := dst.BufferFrame(f.Fin, f.Opcode, f.Payload); err != nil {
 			stats.add(messages, bytes)
 			return &writeError{err}

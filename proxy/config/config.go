@@ -31,7 +31,10 @@ type Config struct {
 
 	// Limits are the global defaults from the top-level limits block, with
 	// every attribute the block does not set at its default (see
-	// DefaultLimits). Each route's Limits already include these.
+	// DefaultLimits). Each route's Limits already include these, except
+	// MaxConnections: here it is the cap on the whole proxy, which Load and
+	// Parse set, when the block does not, from the open-file limit (see
+	// Limits.MaxConnections).
 	Limits Limits
 
 	// Admin is the admin block, or nil when there is none: the admin
@@ -176,7 +179,8 @@ type Route struct {
 	Filters []*Plugin
 
 	// Limits are the global limits overridden, attribute by attribute, by
-	// the route's own limits block.
+	// the route's own limits block. MaxConnections is not inherited: it is
+	// the route's own cap, 0 (none) unless its limits block sets it.
 	Limits Limits
 
 	// DeclRange is the range of the block's header, `route "name"`.
@@ -395,10 +399,40 @@ type Limits struct {
 	// WriteTimeout bounds each write to a peer (write_timeout). Default 30s.
 	// Greater than 0.
 	WriteTimeout time.Duration
+
+	// MaxConnections caps the proxied connections held at once
+	// (max_connections); 0 means no cap. At least 0. In Config.Limits it
+	// is the cap on the whole proxy; Load and Parse default it to what the
+	// open-file limit leaves room for, (RLIMIT_NOFILE soft limit - 64) / 2
+	// since each connection holds two sockets, at least 1, or 0 where the
+	// limit cannot be read. In Route.Limits it is the route's own cap,
+	// default 0: a route does not inherit the proxy-wide total. A client
+	// over either cap is refused before the upgrade.
+	MaxConnections int
+
+	// MaxConnectionsPerIP caps the connections one client IP address (the
+	// TCP peer's) holds at once on a route (max_connections_per_ip).
+	// Default 0: no cap. At least 0. A client over it is refused before
+	// the upgrade.
+	MaxConnectionsPerIP int
+
+	// MaxMessageRate is the rate, in data messages per second, at which a
+	// client may send on one connection (max_message_rate): a token bucket
+	// refilled at this rate and holding MessageBurst messages. A client
+	// that exceeds it is closed with status 1008. Default 0: no limit.
+	// Otherwise greater than 0, possibly fractional, at most 1e9.
+	MaxMessageRate float64
+
+	// MessageBurst is the size of the token bucket of MaxMessageRate: how
+	// many messages a client may send at once (message_burst). At least 1
+	// when MaxMessageRate is greater than 0, and 0 when it is 0. Default
+	// one second's worth of MaxMessageRate: max(1, ceil(MaxMessageRate)).
+	MessageBurst int
 }
 
 // DefaultLimits returns the limits that apply where the configuration sets
-// none.
+// none. Its MaxConnections is 0: the default of the proxy-wide cap depends
+// on the process's open-file limit, and Load and Parse fill it in.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxMessageSize:   16 << 20,

@@ -19,7 +19,11 @@ import (
 // newline.
 //
 // The top-level fields are source, listeners, upstreams, plugins, routes,
-// limits (the global ones) and admin (null without an admin block). An
+// limits (the global ones) and admin (null without an admin block). The
+// max_connections of the global limits caps the whole proxy, and a route's
+// is the route's own cap (0: none), as in Limits.MaxConnections;
+// max_message_rate is a number, 0 for no limit, and message_burst 0 with
+// it. An
 // optional setting that is not set is null where null and an empty value
 // mean different things: a listener's or upstream's tls, an upstream's
 // ca_file and server_name, a plugin's cache_dir, a route's host, the one of
@@ -154,6 +158,11 @@ type effectiveLimits struct {
 	PongTimeout      string `json:"pong_timeout"`
 	CloseTimeout     string `json:"close_timeout"`
 	WriteTimeout     string `json:"write_timeout"`
+
+	MaxConnections      int     `json:"max_connections"`
+	MaxConnectionsPerIP int     `json:"max_connections_per_ip"`
+	MaxMessageRate      float64 `json:"max_message_rate"`
+	MessageBurst        int     `json:"message_burst"`
 }
 
 type effectiveAdmin struct {
@@ -278,6 +287,11 @@ func effectiveLimitsOf(l Limits) effectiveLimits {
 		PongTimeout:      l.PongTimeout.String(),
 		CloseTimeout:     l.CloseTimeout.String(),
 		WriteTimeout:     l.WriteTimeout.String(),
+
+		MaxConnections:      l.MaxConnections,
+		MaxConnectionsPerIP: l.MaxConnectionsPerIP,
+		MaxMessageRate:      l.MaxMessageRate,
+		MessageBurst:        l.MessageBurst,
 	}
 }
 

@@ -3,6 +3,8 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -111,6 +113,10 @@ func TestConfig_EffectiveJSON_defaults(t *testing.T) {
 	}
 	route := doc["routes"].([]any)[0].(map[string]any)
 	upstream := doc["upstreams"].([]any)[0].(map[string]any)
+	// A route gets the global limits but max_connections, which caps the
+	// whole proxy, not each route.
+	routeLimits := maps.Clone(doc["limits"].(map[string]any))
+	routeLimits["max_connections"] = 0
 	tests := []struct {
 		name string
 		got  any
@@ -125,9 +131,10 @@ func TestConfig_EffectiveJSON_defaults(t *testing.T) {
 		{name: "route header rules", got: []any{route["headers"], route["origins"], route["forward_headers"], route["drop_headers"], route["filters"]}, want: `[null,null,null,[],[]]`},
 		{name: "route listener and upstream", got: []any{route["listener"], route["upstream"]}, want: `["public","chat"]`},
 		{name: "global limits", got: doc["limits"], want: `{"close_timeout":"5s","handshake_timeout":"10s","idle_timeout":"1h0m0s",` +
-			`"max_frame_size":16777216,"max_header_size":8192,"max_message_size":16777216,` +
-			`"ping_interval":"30s","pong_timeout":"15s","write_timeout":"30s"}`},
-		{name: "route limits", got: route["limits"], want: mustMarshal(t, doc["limits"])},
+			fmt.Sprintf(`"max_connections":%d,"max_connections_per_ip":0,`, defaultMaxConnections()) +
+			`"max_frame_size":16777216,"max_header_size":8192,"max_message_rate":0,"max_message_size":16777216,` +
+			`"message_burst":0,"ping_interval":"30s","pong_timeout":"15s","write_timeout":"30s"}`},
+		{name: "route limits", got: route["limits"], want: mustMarshal(t, routeLimits)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

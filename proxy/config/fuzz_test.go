@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -63,11 +64,17 @@ func FuzzParse(f *testing.F) {
 			if l := r.Limits; l.MaxFrameSize <= 0 || l.MaxFrameSize > l.MaxMessageSize {
 				t.Fatalf("route %q: frame size %d, message size %d", r.Name, l.MaxFrameSize, l.MaxMessageSize)
 			}
+			if err := checkCaps(r.Limits); err != "" {
+				t.Fatalf("route %q: %s", r.Name, err)
+			}
 			for _, p := range r.Filters {
 				if !slices.Contains(cfg.Plugins, p) {
 					t.Fatalf("route %q: filter %q is not among the plugins", r.Name, p.Name)
 				}
 			}
+		}
+		if err := checkCaps(cfg.Limits); err != "" {
+			t.Fatalf("global limits: %s", err)
 		}
 		for _, p := range cfg.Plugins {
 			switch {
@@ -89,4 +96,18 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("EffectiveJSON = %s, %v", js, err)
 		}
 	})
+}
+
+// checkCaps describes what is wrong with the connection caps and the
+// message rate of accepted limits, or returns "".
+func checkCaps(l Limits) string {
+	switch {
+	case l.MaxConnections < 0 || l.MaxConnectionsPerIP < 0:
+		return fmt.Sprintf("connection caps %d, %d", l.MaxConnections, l.MaxConnectionsPerIP)
+	case l.MaxMessageRate < 0 || l.MaxMessageRate > 1e9:
+		return fmt.Sprintf("message rate %v", l.MaxMessageRate)
+	case (l.MaxMessageRate > 0) != (l.MessageBurst >= 1) || l.MessageBurst < 0:
+		return fmt.Sprintf("message rate %v with burst %d", l.MaxMessageRate, l.MessageBurst)
+	}
+	return ""
 }

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -12,6 +14,48 @@ const (
 	minHeaderBytes = 1 << 10
 	maxHeaderBytes = 1 << 20
 )
+
+// maxMessageRate bounds max_message_rate, in messages per second: far above
+// what one connection can carry, and low enough that one second's worth,
+// the default message_burst, fits an int on every platform.
+const maxMessageRate = 1e9
+
+// maxCount bounds the whole-number limits (connection caps, message_burst):
+// far above any real need, and within an int on every platform.
+const maxCount = math.MaxInt32
+
+// reservedFiles is how many file descriptors the default of the global
+// max_connections leaves for everything but proxied connections: the
+// listeners, the admin plane, logs, plugin and certificate files.
+const reservedFiles = 64
+
+// connectionsFor returns the default cap on the proxy's connections for an
+// open-file limit of nofile descriptors: each proxied connection holds two
+// sockets (client and upstream), after reservedFiles. At least 1, so that a
+// tiny limit still lets the proxy serve rather than refuse everything.
+func connectionsFor(nofile uint64) int {
+	if nofile < reservedFiles+2 {
+		return 1
+	}
+	return int(min((nofile-reservedFiles)/2, math.MaxInt))
+}
+
+// defaultBurst returns the default message_burst for a message rate: one
+// second's worth, at least 1; 0 when the rate is 0 (no limit, no bucket).
+func defaultBurst(rate float64) int {
+	if rate == 0 {
+		return 0
+	}
+	return max(1, int(math.Ceil(rate)))
+}
+
+// explicitLimits says which global limits whose default depends on another
+// attribute the top-level limits block set itself: a route inherits those
+// as they are, and derives the others from its own limits.
+type explicitLimits struct {
+	frame bool // max_frame_size
+	burst bool // message_burst
+}
 
 // limitOverrides are the attributes one limits block sets; nil for those it
 // does not.
@@ -26,11 +70,22 @@ type limitOverrides struct {
 	closeTimeout     *time.Duration
 	writeTimeout     *time.Duration
 
+	maxConnections      *int
+	maxConnectionsPerIP *int
+	maxMessageRate      *float64
+	messageBurst        *int
+
 	frameRange hcl.Range // where max_frame_size is set
+	burstRange hcl.Range // where message_burst is set
+	// rateFailed is set when max_message_rate is written but was reported
+	// as wrong: whether a message_burst has a rate to apply to is unknown.
+	rateFailed bool
 }
 
-// apply returns base with the set attributes replaced. MaxFrameSize is left
-// to the caller, since its default depends on MaxMessageSize.
+// apply returns base with the set attributes replaced. MaxFrameSize,
+// MaxConnections and MessageBurst are left to the caller: the first and
+// last have defaults that depend on other attributes, and MaxConnections
+// means one thing at the top level and another in a route.
 func (o limitOverrides) apply(base Limits) Limits {
 	set := func(dst *time.Duration, v *time.Duration) {
 		if v != nil {
@@ -49,12 +104,19 @@ func (o limitOverrides) apply(base Limits) Limits {
 	set(&base.PongTimeout, o.pongTimeout)
 	set(&base.CloseTimeout, o.closeTimeout)
 	set(&base.WriteTimeout, o.writeTimeout)
+	if o.maxConnectionsPerIP != nil {
+		base.MaxConnectionsPerIP = *o.maxConnectionsPerIP
+	}
+	if o.maxMessageRate != nil {
+		base.MaxMessageRate = *o.maxMessageRate
+	}
 	return base
 }
 
 // globalLimits checks the top-level limits blocks and returns the global
-// limits, and whether they set max_frame_size explicitly.
-func (l *loader) globalLimits() (Limits, bool) {
+// limits, and which of them the block set explicitly. MaxConnections is the
+// proxy-wide cap: the block's value, or defaultMaxConnections().
+func (l *loader) globalLimits() (Limits, explicitLimits) {
 	var ranges []hcl.Range
 	var overrides []limitOverrides
 	for _, b := range l.limits {
@@ -63,27 +125,38 @@ func (l *loader) globalLimits() (Limits, bool) {
 	}
 	l.checkOnce("limits", "at the top level", ranges)
 	limits := DefaultLimits()
-	limits.MaxFrameSize = 0
-	if len(overrides) == 0 {
-		limits.MaxFrameSize = limits.MaxMessageSize
-		return limits, false
+	limits.MaxConnections = defaultMaxConnections()
+	var o limitOverrides
+	if len(overrides) > 0 {
+		o = overrides[0]
 	}
-	o := overrides[0]
 	limits = o.apply(limits)
+	if o.maxConnections != nil {
+		limits.MaxConnections = *o.maxConnections
+	}
+	var explicit explicitLimits
 	if o.maxFrameSize == nil {
 		limits.MaxFrameSize = limits.MaxMessageSize
-		return limits, false
+	} else {
+		limits.MaxFrameSize = *o.maxFrameSize
+		l.checkFrameSize(limits, o.frameRange, "")
+		explicit.frame = true
 	}
-	limits.MaxFrameSize = *o.maxFrameSize
-	l.checkFrameSize(limits, o.frameRange, "")
-	return limits, true
+	limits.MessageBurst = defaultBurst(limits.MaxMessageRate)
+	if o.messageBurst != nil && l.checkBurst(limits, o, "") {
+		limits.MessageBurst = *o.messageBurst
+		explicit.burst = true
+	}
+	return limits, explicit
 }
 
 // routeLimits returns the limits of a route: the global limits overridden
 // by the route's limits block. max_frame_size defaults to max_message_size;
 // a global max_frame_size larger than the route's max_message_size is
-// lowered to it.
-func (l *loader) routeLimits(b *routeBody, global Limits, globalFrame bool) Limits {
+// lowered to it. message_burst defaults to one second's worth of the
+// route's max_message_rate, unless the top-level block set it.
+// max_connections is not inherited: the global value caps the whole proxy.
+func (l *loader) routeLimits(b *routeBody, global Limits, explicit explicitLimits) Limits {
 	var ranges []hcl.Range
 	var overrides []limitOverrides
 	for _, lb := range b.Limits {
@@ -94,20 +167,61 @@ func (l *loader) routeLimits(b *routeBody, global Limits, globalFrame bool) Limi
 	}
 	l.checkOnce("limits", "in a route", ranges)
 	if len(overrides) == 0 {
+		global.MaxConnections = 0
 		return global
 	}
 	o := overrides[0]
 	limits := o.apply(global)
+	limits.MaxConnections = 0
+	if o.maxConnections != nil {
+		limits.MaxConnections = *o.maxConnections
+	}
 	switch {
 	case o.maxFrameSize != nil:
 		limits.MaxFrameSize = *o.maxFrameSize
 		l.checkFrameSize(limits, o.frameRange, b.Name)
-	case globalFrame:
+	case explicit.frame:
 		limits.MaxFrameSize = min(global.MaxFrameSize, limits.MaxMessageSize)
 	default:
 		limits.MaxFrameSize = limits.MaxMessageSize
 	}
+	switch {
+	case limits.MaxMessageRate == 0:
+		limits.MessageBurst = 0
+		if o.messageBurst != nil {
+			l.checkBurst(limits, o, b.Name)
+		}
+	case o.messageBurst != nil:
+		limits.MessageBurst = *o.messageBurst
+	case explicit.burst:
+		limits.MessageBurst = global.MessageBurst
+	default:
+		limits.MessageBurst = defaultBurst(limits.MaxMessageRate)
+	}
 	return limits
+}
+
+// checkBurst reports a message_burst set where no max_message_rate is in
+// effect, and returns whether the burst applies. route is "" for the
+// top-level block.
+func (l *loader) checkBurst(limits Limits, o limitOverrides, route string) bool {
+	if limits.MaxMessageRate > 0 {
+		return true
+	}
+	if o.rateFailed {
+		return false
+	}
+	where := "the top-level limits block sets no max_message_rate above 0"
+	if route != "" {
+		where = fmt.Sprintf("route %q has no max_message_rate above 0, neither "+
+			"in its own limits block nor in the top-level one", route)
+	}
+	l.errorf(o.burstRange, "Burst without a message rate",
+		"message_burst has no effect without max_message_rate: it is how many "+
+			"messages a client may send at once before the rate applies, but %s, "+
+			"so messages are not limited. Set max_message_rate (messages per "+
+			"second, e.g. 50) beside it, or remove message_burst.", where)
+	return false
 }
 
 // refuseHandshakeLimit reports a limit on the upgrade request set in a
@@ -141,7 +255,7 @@ func (l *loader) checkFrameSize(limits Limits, rng hcl.Range, route string) {
 
 // limitOverrides checks the attributes of a limits block.
 func (l *loader) limitOverrides(b *limitsBody) limitOverrides {
-	o := limitOverrides{frameRange: b.MaxFrameSizeRange}
+	o := limitOverrides{frameRange: b.MaxFrameSizeRange, burstRange: b.MessageBurstRange}
 	if n, ok := l.size(b.MaxMessageSize, b.MaxMessageSizeRange, "max_message_size", 1, 0); ok {
 		o.maxMessageSize = &n
 	}
@@ -171,7 +285,70 @@ func (l *loader) limitOverrides(b *limitsBody) limitOverrides {
 			*d.dst = &v
 		}
 	}
+	counts := []struct {
+		dst     **int
+		v       *float64
+		rng     hcl.Range
+		name    string
+		lo      int
+		meaning string
+	}{
+		{&o.maxConnections, b.MaxConnections, b.MaxConnectionsRange, "max_connections", 0,
+			"the most connections held at once, e.g. 10000, or 0 for no cap"},
+		{&o.maxConnectionsPerIP, b.MaxConnectionsPerIP, b.MaxConnectionsPerIPRange, "max_connections_per_ip", 0,
+			"the most connections one client IP address holds at once, e.g. 100, or 0 for no cap"},
+		{&o.messageBurst, b.MessageBurst, b.MessageBurstRange, "message_burst", 1,
+			"how many messages a client may send at once, e.g. 100, or omit it for one second's worth of max_message_rate"},
+	}
+	for _, c := range counts {
+		if n, ok := l.count(c.v, c.rng, c.name, c.lo, c.meaning); ok {
+			*c.dst = &n
+		}
+	}
+	o.maxMessageRate, o.rateFailed = l.messageRate(b)
 	return o
+}
+
+// count checks the value of a whole-number attribute, which must be from lo
+// to maxCount; meaning says what the number is, for the diagnostics. ok is
+// false when the attribute is absent or its value was reported as wrong.
+func (l *loader) count(v *float64, rng hcl.Range, name string, lo int, meaning string) (n int, ok bool) {
+	if v == nil || l.failed(rng) {
+		return 0, false
+	}
+	f := *v
+	written := formatNumber(f)
+	switch {
+	case f < float64(lo) || f > maxCount:
+		l.errorf(rng, "Invalid "+name, "%s = %s is out of range: give a whole number "+
+			"from %d to %d, %s.", name, written, lo, maxCount, meaning)
+		return 0, false
+	case f != math.Trunc(f):
+		l.errorf(rng, "Invalid "+name, "%s = %s is not a whole number: give %s.",
+			name, written, meaning)
+		return 0, false
+	}
+	return int(f), true
+}
+
+// messageRate checks max_message_rate. failed is true when it is written
+// but wrong.
+func (l *loader) messageRate(b *limitsBody) (rate *float64, failed bool) {
+	// A value of the wrong type leaves MaxMessageRate nil, but its range
+	// set and an error reported there.
+	if b.MaxMessageRate == nil || l.failed(b.MaxMessageRateRange) {
+		return nil, l.failed(b.MaxMessageRateRange)
+	}
+	v := *b.MaxMessageRate
+	if v < 0 || v > maxMessageRate {
+		l.errorf(b.MaxMessageRateRange, "Invalid max_message_rate",
+			"max_message_rate = %s is out of range: it is the number of data messages "+
+				"per second a client may send on one connection, greater than 0 and at "+
+				"most %s (e.g. 50, or 0.5 for one message every two seconds), or 0 for "+
+				"no limit.", formatNumber(v), formatNumber(maxMessageRate))
+		return nil, true
+	}
+	return &v, false
 }
 
 // size parses the value of a size attribute, which must be at least lo and,
@@ -212,4 +389,13 @@ func formatSize(n int64) string {
 		return "1 byte"
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// formatNumber formats a number as a configuration would write it: without
+// an exponent (3000000000, not 3e+09), unless it is huge.
+func formatNumber(f float64) string {
+	if math.Abs(f) >= 1e21 {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }

@@ -211,10 +211,10 @@ func (l *loader) parse(src []byte, filename, baseDir string) {
 func (l *loader) finish() (*Config, hcl.Diagnostics) {
 	cfg := &Config{Files: l.parser.Files(), Source: l.source}
 
-	global, globalFrame := l.globalLimits()
+	global, explicit := l.globalLimits()
 	routes := make([]*Route, 0, len(l.routes))
 	for _, p := range l.routes {
-		routes = append(routes, l.resolveRoute(p, global, globalFrame))
+		routes = append(routes, l.resolveRoute(p, global, explicit))
 	}
 	admin := l.finishAdmin()
 

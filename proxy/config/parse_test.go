@@ -96,8 +96,12 @@ func TestParse_valid(t *testing.T) {
 					r.Origins != nil || r.ForwardHeaders != nil || r.DropHeaders != nil {
 					t.Errorf("route = %+v, want defaults", r)
 				}
-				if r.Limits != defaults || cfg.Limits != defaults {
-					t.Errorf("limits = %+v and %+v, want %+v", r.Limits, cfg.Limits, defaults)
+				// The proxy-wide connection cap has a derived default, and a
+				// route has no cap of its own.
+				global := defaults
+				global.MaxConnections = defaultMaxConnections()
+				if r.Limits != defaults || cfg.Limits != global {
+					t.Errorf("limits = %+v and %+v, want %+v and %+v", r.Limits, cfg.Limits, defaults, global)
 				}
 				if cfg.Admin != nil {
 					t.Errorf("Admin = %+v, want nil: off without an admin block", cfg.Admin)
@@ -320,18 +324,21 @@ func TestParse_valid(t *testing.T) {
 					PongTimeout:      time.Second,
 					CloseTimeout:     2 * time.Second,
 					WriteTimeout:     9 * time.Second,
+					MaxConnections:   defaultMaxConnections(),
 				}
 				if cfg.Limits != global {
 					t.Errorf("global limits = %+v\nwant %+v", cfg.Limits, global)
 				}
-				small := global
+				inherited := global
+				inherited.MaxConnections = 0 // the proxy-wide cap, not a route's
+				small := inherited
 				small.MaxMessageSize, small.MaxFrameSize = 1<<20, 1<<20
 				small.IdleTimeout = 5 * time.Minute
 				if got := cfg.Routes[0].Limits; got != small {
 					t.Errorf("route small limits = %+v\nwant %+v", got, small)
 				}
-				if got := cfg.Routes[1].Limits; got != global {
-					t.Errorf("route inherits limits = %+v\nwant %+v", got, global)
+				if got := cfg.Routes[1].Limits; got != inherited {
+					t.Errorf("route inherits limits = %+v\nwant %+v", got, inherited)
 				}
 			},
 		},

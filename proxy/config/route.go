@@ -16,7 +16,7 @@ import (
 )
 
 // resolveRoute checks a route block and resolves its references.
-func (l *loader) resolveRoute(p pendingRoute, global Limits, globalFrame bool) *Route {
+func (l *loader) resolveRoute(p pendingRoute, global Limits, explicit explicitLimits) *Route {
 	b := p.body
 	r := &Route{Name: b.Name, Path: "/", DeclRange: b.DefRange}
 	var first *hcl.Range
@@ -35,7 +35,7 @@ func (l *loader) resolveRoute(p pendingRoute, global Limits, globalFrame bool) *
 	l.routeOrigins(b, r)
 	l.routeHeaderLists(b, p.ctx, r)
 	r.Filters = l.routeFilters(b)
-	r.Limits = l.routeLimits(b, global, globalFrame)
+	r.Limits = l.routeLimits(b, global, explicit)
 	return r
 }
 

@@ -125,6 +125,18 @@ type limitsBody struct {
 	CloseTimeoutRange     hcl.Range `hcl:"close_timeout,attr_value_range"`
 	WriteTimeout          *string   `hcl:"write_timeout,optional"`
 	WriteTimeoutRange     hcl.Range `hcl:"write_timeout,attr_value_range"`
+
+	// The connection caps and message_burst are whole numbers, but decoded
+	// as any number so that the loader, not gohcl, reports a fraction,
+	// with a message that says what the number means.
+	MaxConnections           *float64  `hcl:"max_connections,optional"`
+	MaxConnectionsRange      hcl.Range `hcl:"max_connections,attr_value_range"`
+	MaxConnectionsPerIP      *float64  `hcl:"max_connections_per_ip,optional"`
+	MaxConnectionsPerIPRange hcl.Range `hcl:"max_connections_per_ip,attr_value_range"`
+	MaxMessageRate           *float64  `hcl:"max_message_rate,optional"`
+	MaxMessageRateRange      hcl.Range `hcl:"max_message_rate,attr_value_range"`
+	MessageBurst             *float64  `hcl:"message_burst,optional"`
+	MessageBurstRange        hcl.Range `hcl:"message_burst,attr_value_range"`
 }
 
 // pluginBody decodes config as an expression: it takes any value, which
@@ -275,6 +287,14 @@ func attrType(name string) string {
 		return `a list of plugin names, e.g. ["auth", "log"]`
 	case "instances":
 		return "a whole number, e.g. 4"
+	case "max_connections":
+		return "a whole number, e.g. 10000, or 0 for no cap"
+	case "max_connections_per_ip":
+		return "a whole number, e.g. 100, or 0 for no cap"
+	case "max_message_rate":
+		return "a number of messages per second, e.g. 50 or 0.5, or 0 for no limit"
+	case "message_burst":
+		return "a whole number of messages, at least 1, e.g. 100"
 	case "headers":
 		return `an object of header names and string values, e.g. { "X-Tenant" = "acme" }`
 	case "insecure_skip_verify", "reuse_port", "pprof":

@@ -11,5 +11,6 @@ route "chat" {
   upstream = "chatt"
   limits {
     max_message_size = "lots"
+    max_connections  = -1
   }
 }

@@ -13,6 +13,8 @@ route "chat" {
     max_message_size = "1.5MiB"
     max_frame_size   = "64MiB"
     idle_timeout     = "-5m"
+    max_connections  = 2.5
+    max_message_rate = "fast"
   }
 }
 
@@ -21,6 +23,9 @@ limits {
   max_frame_size   = "2MiB"
   max_header_size  = "512B"
   write_timeout    = "0"
+
+  max_connections_per_ip = -1
+  message_burst          = 5
 }
 
 limits {

@@ -75,6 +75,8 @@ route "chat" {
   limits {
     max_message_size = "1MiB"
     idle_timeout     = "5m"
+    max_connections  = 1000
+    max_message_rate = 2.5
   }
 }
 
@@ -89,7 +91,10 @@ route "feed" {
 }
 
 limits {
-  max_frame_size = "1MiB"
+  max_frame_size         = "1MiB"
+  max_connections        = 20000
+  max_connections_per_ip = 50
+  max_message_rate       = 100
 }
 
 admin {
