@@ -346,6 +346,11 @@ func (c *Conn) nextFrame() (frameHeader, []byte, error) {
 	if err != nil {
 		return frameHeader{}, nil, err
 	}
+	// A peer that sends garbage is failed on its first two bytes, not
+	// after a length that may never come.
+	if err := c.checkFirstBytes(c.buf[c.r], c.buf[c.r+1]); err != nil {
+		return frameHeader{}, nil, err
+	}
 	hsize := 2
 	switch c.buf[c.r+1] & 0x7f {
 	case 126:
@@ -387,6 +392,32 @@ func (c *Conn) nextFrame() (frameHeader, []byte, error) {
 		ws.Cipher(payload, h.mask, 0)
 	}
 	return h, payload, nil
+}
+
+// checkFirstBytes applies the rules of RFC 6455 that a frame's first two
+// bytes decide: reserved bits, masking by role, reserved opcodes, and
+// control frames that are fragmented or announce more than 125 bytes.
+// checkHeader applies them again with the rest.
+func (c *Conn) checkFirstBytes(b0, b1 byte) error {
+	h := frameHeader{
+		fin:    b0&fin != 0,
+		rsv:    b0 & (rsv1 | rsv2 | rsv3),
+		op:     Opcode(b0 & 0x0f),
+		masked: b1&0x80 != 0,
+		length: int64(b1 & 0x7f),
+	}
+	switch {
+	case h.rsv != 0, c.role == ServerRole && !h.masked, c.role == ClientRole && h.masked:
+	case h.op == OpPing || h.op == OpPong || h.op == OpClose:
+		if h.fin && h.length <= maxControlPayload {
+			return nil
+		}
+	case h.op == OpText || h.op == OpBinary || h.op == OpContinuation:
+		return nil
+	}
+	// Only errors remain: checkHeader words them, and a state it changes
+	// is of a connection that fails anyway.
+	return c.checkHeader(&h)
 }
 
 // checkHeader applies RFC 6455's rules and the size limits to a header,

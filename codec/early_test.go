@@ -1,0 +1,52 @@
+package codec
+
+import (
+	"errors"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestConn_FailsOnTheFirstTwoBytes: a frame whose first two bytes break
+// the protocol fails the connection at once, without waiting for the rest
+// of a header (a 64-bit length, a mask) that a garbage-sending peer never
+// sends.
+func TestConn_FailsOnTheFirstTwoBytes(t *testing.T) {
+	tests := []struct {
+		name   string
+		role   Role
+		b0, b1 byte
+		want   StatusCode
+	}{
+		{"garbage: every bit set, from a server", ClientRole, 0xff, 0xff, CloseProtocolError},
+		{"reserved bits, 64-bit length to come", ServerRole, 0xf2, 0xff, CloseProtocolError},
+		{"reserved opcode, mask to come", ServerRole, 0x83, 0x80, CloseProtocolError},
+		{"unmasked from a client, 16-bit length to come", ServerRole, 0x82, 0x7e, CloseProtocolError},
+		{"masked from a server, 64-bit length to come", ClientRole, 0x82, 0xff, CloseProtocolError},
+		{"ping announcing a 16-bit length", ServerRole, 0x89, 0xfe, CloseProtocolError},
+		{"fragmented close", ServerRole, 0x08, 0x80, CloseProtocolError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			local, peer := net.Pipe()
+			defer peer.Close()
+			go func() {
+				peer.Write([]byte{tt.b0, tt.b1}) //nolint:errcheck // the Conn reads it or fails
+				buf := make([]byte, 64)
+				for {
+					if _, err := peer.Read(buf); err != nil { // the failing close frame, then EOF
+						return
+					}
+				}
+			}()
+			c := NewConn(local, tt.role, &Options{MaxMessageSize: 1 << 20}, nil)
+			defer c.CloseNow()
+			local.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, _, err := c.ReadMessage()
+			var pe *ProtocolError
+			if !errors.As(err, &pe) || pe.Code != tt.want {
+				t.Fatalf("got %v, want a protocol error with %v before the rest of the header", err, tt.want)
+			}
+		})
+	}
+}
