@@ -2,10 +2,13 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -233,4 +236,41 @@ func TestRateLimiter(t *testing.T) {
 	if !l.allow() || !l.allow() || l.allow() {
 		t.Error("after an hour, want the burst of 2, not more")
 	}
+}
+
+// TestRequireTLS: a route with require_tls refuses a ws:// client with
+// 403 and serves a wss:// one, on listeners of both kinds.
+func TestRequireTLS(t *testing.T) {
+	up := startUpstream(t, nil, echoHandler)
+	caFile, certFile, keyFile := testCA(t, t.TempDir())
+	p, plainAddr := startProxy(t, `
+listener "public" { address = "127.0.0.1:0" }
+listener "secure" {
+  address = "127.0.0.1:0"
+  tls {
+    cert_file = "{{cert}}"
+    key_file  = "{{key}}"
+  }
+}
+upstream "echo" { servers = ["ws://{{up}}"] }
+route "plain" {
+  listener    = "public"
+  upstream    = "echo"
+  require_tls = true
+}
+route "secure" {
+  listener    = "secure"
+  upstream    = "echo"
+  require_tls = true
+}
+`, map[string]string{"up": up.addr, "cert": certFile, "key": keyFile})
+	if se := dialRefused(t, "ws://"+plainAddr+"/", nil); se.Status != http.StatusForbidden {
+		t.Errorf("ws:// on a route that requires TLS: %d, want 403", se.Status)
+	}
+	pool := x509.NewCertPool()
+	pem, _ := os.ReadFile(caFile)
+	pool.AppendCertsFromPEM(pem)
+	c, _ := dialProxy(t, "wss://"+p.Addr("secure").String()+"/", &codec.Dialer{TLSConfig: &tls.Config{RootCAs: pool}})
+	defer c.CloseNow()
+	expectRoundTrip(t, c, "over wss", "over wss")
 }

@@ -460,6 +460,9 @@ func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 				return nil, &codec.RejectError{Status: http.StatusNotFound, Body: "no route for " + req.Path}
 			}
 			chosen = r
+			if r.cfg.RequireTLS && req.TLS == nil {
+				return nil, &codec.RejectError{Status: http.StatusForbidden, Body: "route " + r.cfg.Name + " requires TLS: connect with wss://"}
+			}
 			if !r.originAllowed(req) {
 				return nil, &codec.RejectError{Status: http.StatusForbidden, Body: "origin not allowed"}
 			}

@@ -171,6 +171,11 @@ type Route struct {
 	// (forward all but these); never overlaps ForwardHeaders.
 	DropHeaders []string
 
+	// RequireTLS refuses, with 403, a client that connected without TLS
+	// (require_tls, default false): the route is served on wss only,
+	// even on a listener that also accepts ws.
+	RequireTLS bool
+
 	// Filters are the plugins the route runs on each of its connections,
 	// from the filters attribute, in order from the client to the
 	// upstream: handshakes and client messages go through Filters[0]

@@ -143,6 +143,7 @@ type effectiveRoute struct {
 	Upstream       string            `json:"upstream"`
 	Origins        []string          `json:"origins"`
 	ForwardHeaders []string          `json:"forward_headers"`
+	RequireTLS     bool              `json:"require_tls"`
 	DropHeaders    []string          `json:"drop_headers"`
 	Filters        []string          `json:"filters"`
 	Limits         effectiveLimits   `json:"limits"`
@@ -257,6 +258,7 @@ func effectiveRouteOf(r *Route) effectiveRoute {
 		Headers:        redactHeaders(r),
 		Origins:        r.Origins,
 		ForwardHeaders: r.ForwardHeaders,
+		RequireTLS:     r.RequireTLS,
 		DropHeaders:    r.DropHeaders,
 		Filters:        make([]string, 0, len(r.Filters)),
 		Limits:         effectiveLimitsOf(r.Limits),

@@ -33,6 +33,9 @@ func (l *loader) resolveRoute(p pendingRoute, global Limits, explicit explicitLi
 	l.routePath(b, r)
 	l.routeHeaders(b, p.ctx, r)
 	l.routeOrigins(b, r)
+	if b.RequireTLS != nil {
+		r.RequireTLS = *b.RequireTLS
+	}
 	l.routeHeaderLists(b, p.ctx, r)
 	r.Filters = l.routeFilters(b)
 	r.Limits = l.routeLimits(b, global, explicit)

@@ -100,6 +100,7 @@ type routeBody struct {
 	DropHeadersRange    hcl.Range         `hcl:"drop_headers,attr_value_range"`
 	Filters             []string          `hcl:"filters,optional"`
 	FiltersRange        hcl.Range         `hcl:"filters,attr_value_range"`
+	RequireTLS          *bool             `hcl:"require_tls,optional"`
 
 	Limits []*limitsBody `hcl:"limits,block"`
 }
@@ -297,7 +298,7 @@ func attrType(name string) string {
 		return "a whole number of messages, at least 1, e.g. 100"
 	case "headers":
 		return `an object of header names and string values, e.g. { "X-Tenant" = "acme" }`
-	case "insecure_skip_verify", "reuse_port", "pprof":
+	case "insecure_skip_verify", "reuse_port", "pprof", "require_tls":
 		return "true or false"
 	case "max_message_size", "max_frame_size", "max_header_size", "memory_limit":
 		return `a string holding a size, e.g. "1MiB"`
