@@ -504,6 +504,7 @@ func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 	if err != nil {
 		status := 0
 		var rej *codec.RejectError
+		var answered interface{ HTTPStatus() int } // a malformed request
 		switch {
 		case errors.As(err, &rej):
 			status = rej.Status
@@ -511,6 +512,8 @@ func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 			outcome, status = outcomeBadRequest, http.StatusRequestHeaderFieldsTooLarge
 		case errors.Is(err, codec.ErrHandshakeTimeout):
 			outcome, status = outcomeBadRequest, http.StatusRequestTimeout
+		case errors.As(err, &answered):
+			outcome, status = outcomeBadRequest, answered.HTTPStatus()
 		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 			outcome = outcomeClientGone
 		case up != nil:

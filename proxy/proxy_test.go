@@ -929,12 +929,20 @@ func TestProxy_NoLeaks(t *testing.T) {
 
 func TestProxy_BadRequests(t *testing.T) {
 	up := startUpstream(t, nil, echoHandler)
-	_, addr := startProxy(t, simpleConfig+`
+	p, addr := startProxy(t, simpleConfig+`
 limits {
   handshake_timeout = "200ms"
   max_header_size   = "1KiB"
 }
 `, map[string]string{"up": up.addr})
+	defer func() {
+		for status, want := range map[string]float64{"400": 10, "405": 1, "505": 1} {
+			got, _ := seriesValue(t, p, "wasmgate_handshakes_total", map[string]string{"outcome": "bad_request", "status": status})
+			if got != want {
+				t.Errorf("wasmgate_handshakes_total{outcome=bad_request,status=%s} = %v, want %v", status, got, want)
+			}
+		}
+	}()
 	upgrade := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
 	tests := []struct {
 		name    string
@@ -947,6 +955,15 @@ limits {
 		{"wrong WebSocket version", strings.Replace(upgrade, "Version: 13", "Version: 8", 1) + "\r\n", "426"},
 		{"header too large", upgrade + "X-Big: " + strings.Repeat("a", 2048) + "\r\n\r\n", "431"},
 		{"request never finished", upgrade, "408"},
+		// Smuggling tricks and conflicting handshake headers.
+		{"two Host headers", upgrade + "Host: y\r\n\r\n", "400"},
+		{"Transfer-Encoding", upgrade + "Transfer-Encoding: chunked\r\n\r\n", "400"},
+		{"Content-Length", upgrade + "Content-Length: 5\r\n\r\nhello", "400"},
+		{"obs-fold", upgrade + "X-A: 1\r\n folded\r\n\r\n", "400"},
+		{"bare LF", strings.Replace(upgrade, "Host: x\r\n", "Host: x\n", 1) + "\r\n", "400"},
+		{"two keys", upgrade + "Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n\r\n", "400"},
+		{"space before the colon", upgrade + "X-A : 1\r\n\r\n", "400"},
+		{"absolute-form target", strings.Replace(upgrade, "GET / ", "GET http://evil.example/ ", 1) + "\r\n", "400"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
