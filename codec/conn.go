@@ -523,7 +523,7 @@ func (c *Conn) fill(n int) error {
 			if c.w-c.r >= n {
 				return nil
 			}
-			if c.w > c.r || n > 2 {
+			if c.w > c.r || !c.atBoundary {
 				return unexpectedEOF(err)
 			}
 			return err

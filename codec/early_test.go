@@ -1,7 +1,9 @@
 package codec
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -48,5 +50,19 @@ func TestConn_FailsOnTheFirstTwoBytes(t *testing.T) {
 				t.Fatalf("got %v, want a protocol error with %v before the rest of the header", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestConn_EOFInsideASmallPayload: a connection that ends after a whole
+// header but before its payload of one or two bytes ended mid-frame, not
+// cleanly between frames.
+func TestConn_EOFInsideASmallPayload(t *testing.T) {
+	for _, n := range []byte{1, 2} {
+		header := []byte{0x81, 0x80 | n, 0, 0, 0, 0} // masked text, payload missing
+		c := NewConn(&streamConn{r: bytes.NewReader(header)}, ServerRole, &Options{}, nil)
+		_, _, err := c.ReadMessage()
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("payload of %d missing: %v, want io.ErrUnexpectedEOF", n, err)
+		}
 	}
 }
