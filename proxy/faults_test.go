@@ -21,8 +21,8 @@ import (
 )
 
 // rawUpstream serves handle on a loopback listener: a TCP peer that does
-// what a test needs, WebSocket or not. Each connection is closed when
-// handle returns.
+// what a test needs, WebSocket or not. Each connection has a 20 s
+// deadline, and is closed when handle returns.
 func rawUpstream(t testing.TB, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -39,46 +39,25 @@ type upstreamServer struct {
 // decides each handshake.
 func startUpstream(t testing.TB, decide func(*codec.Request) (*codec.Response, error), handle func(*codec.Conn)) *upstreamServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &upstreamServer{addr: ln.Addr().String()}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
+	s := &upstreamServer{}
+	s.addr = rawUpstream(t, func(nc net.Conn) {
+		u := codec.Upgrader{Decide: func(req *codec.Request) (*codec.Response, error) {
+			s.mu.Lock()
+			s.reqs = append(s.reqs, req)
+			s.mu.Unlock()
+			if decide != nil {
+				return decide(req)
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				u := codec.Upgrader{Decide: func(req *codec.Request) (*codec.Response, error) {
-					s.mu.Lock()
-					s.reqs = append(s.reqs, req)
-					s.mu.Unlock()
-					if decide != nil {
-						return decide(req)
-					}
-					return nil, nil
-				}}
-				c, _, err := u.Upgrade(nc)
-				if err != nil {
-					nc.Close()
-					return
-				}
-				handle(c)
-				c.CloseNow()
-			}()
+			return nil, nil
+		}}
+		// Upgrade sets its own deadlines, and lifts them once done.
+		c, _, err := u.Upgrade(nc)
+		if err != nil {
+			return
 		}
-	}()
+		handle(c)
+		c.CloseNow()
+	})
 	return s
 }
 
