@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,4 +275,77 @@ route "secure" {
 	c, _ := dialProxy(t, "wss://"+p.Addr("secure").String()+"/", &codec.Dialer{TLSConfig: &tls.Config{RootCAs: pool}})
 	defer c.CloseNow()
 	expectRoundTrip(t, c, "over wss", "over wss")
+}
+
+// TestLimits_SizesEachWay: each direction has its own size limits; the
+// side that sends too much gets 1009, the other 1001.
+func TestLimits_SizesEachWay(t *testing.T) {
+	upstreamSaw := make(chan int, 4)
+	up := startUpstream(t, nil, func(c *codec.Conn) {
+		for {
+			typ, p, err := c.ReadMessage()
+			if err != nil {
+				upstreamSaw <- int(codec.CloseStatus(err))
+				var ce *codec.CloseError
+				if errors.As(err, &ce) {
+					c.Close(ce.Code, "") //nolint:errcheck // completes the handshake
+				}
+				return
+			}
+			if n, err := strconv.Atoi(string(p)); err == nil {
+				p = make([]byte, n) // "N": answer N bytes
+			}
+			if err := c.WriteMessage(typ, p); err != nil {
+				upstreamSaw <- -1 // the test reports what it expected instead
+				return
+			}
+		}
+	})
+	_, addr := startProxy(t, `
+listener "public" { address = "127.0.0.1:0" }
+upstream "echo" { servers = ["ws://{{up}}"] }
+route "r" {
+  upstream = "echo"
+  limits {
+    client_max_message_size   = "1KiB"
+    upstream_max_message_size = "4KiB"
+  }
+}
+`, map[string]string{"up": up.addr})
+
+	t.Run("within both", func(t *testing.T) {
+		c, _ := dialProxy(t, "ws://"+addr+"/", nil)
+		defer c.CloseNow()
+		if got := roundTrip(t, c, "3000"); len(got) != 3000 {
+			t.Errorf("got %d bytes, want 3000", len(got))
+		}
+		big := strings.Repeat("x", 1024)
+		expectRoundTrip(t, c, big, big)
+		c.Close(codec.CloseNormal, "") //nolint:errcheck // the upstream tells
+		if got := <-upstreamSaw; got != int(codec.CloseNormal) {
+			t.Errorf("upstream saw %d, want 1000", got)
+		}
+	})
+	t.Run("client sends too much", func(t *testing.T) {
+		c, _ := dialProxy(t, "ws://"+addr+"/", nil)
+		defer c.CloseNow()
+		c.WriteMessage(codec.Text, []byte(strings.Repeat("x", 1025))) //nolint:errcheck // the close tells
+		if got := readClose(c); got.code != codec.CloseMessageTooBig {
+			t.Errorf("client saw %v (%v), want 1009", got.code, got.err)
+		}
+		if got := <-upstreamSaw; got != int(codec.CloseGoingAway) {
+			t.Errorf("upstream saw %d, want 1001", got)
+		}
+	})
+	t.Run("upstream sends too much", func(t *testing.T) {
+		c, _ := dialProxy(t, "ws://"+addr+"/", nil)
+		defer c.CloseNow()
+		c.WriteMessage(codec.Text, []byte("5000")) //nolint:errcheck // the close tells
+		if got := readClose(c); got.code != codec.CloseGoingAway {
+			t.Errorf("client saw %v (%v), want 1001", got.code, got.err)
+		}
+		if got := <-upstreamSaw; got != int(codec.CloseMessageTooBig) {
+			t.Errorf("upstream saw %d, want 1009", got)
+		}
+	})
 }

@@ -486,7 +486,7 @@ func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 				}
 			}
 			outcome = outcomeUpstreamFailed
-			opts := legOptions(&r.cfg.Limits)
+			opts := legOptions(&r.cfg.Limits, false)
 			res, err := target.dial(p.ctx, req, r, verdict, &opts, p.metrics.dialObserver(target.cfg.Name), func(server *url.URL, err error) {
 				p.log.Warn("upstream dial failed", "route", r.cfg.Name, "upstream", target.cfg.Name, "server", server.String(), "err", err)
 			})
@@ -548,12 +548,16 @@ func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 	s.admission = admitted
 	s.clientRate = newRateLimiter(chosen.cfg.Limits.MaxMessageRate, chosen.cfg.Limits.MessageBurst)
 	s.start = time.Now()
-	opts := legOptions(&chosen.cfg.Limits)
-	opts.Heartbeat = s.heartbeat
-	opts.HeartbeatInterval = heartbeatInterval(chosen.cfg.Limits.IdleTimeout)
-	opts.ParkAfter = p.parkAfter
-	client.SetOptions(opts)
-	up.conn.SetOptions(opts)
+	for _, leg := range []struct {
+		conn       *codec.Conn
+		fromClient bool
+	}{{client, true}, {up.conn, false}} {
+		opts := legOptions(&chosen.cfg.Limits, leg.fromClient)
+		opts.Heartbeat = s.heartbeat
+		opts.HeartbeatInterval = heartbeatInterval(chosen.cfg.Limits.IdleTimeout)
+		opts.ParkAfter = p.parkAfter
+		leg.conn.SetOptions(opts)
+	}
 
 	p.mu.Lock()
 	delete(p.pending, raw)
@@ -597,11 +601,16 @@ func (l *listener) match(req *codec.Request) *route {
 	return nil
 }
 
-// legOptions are the codec options of both legs of a route.
-func legOptions(lim *config.Limits) codec.Options {
+// legOptions are the codec options of a route's client leg (fromClient)
+// or upstream leg: the size limits are of what that leg's peer sends.
+func legOptions(lim *config.Limits, fromClient bool) codec.Options {
+	maxMessage, maxFrame := lim.UpstreamMaxMessageSize, lim.UpstreamMaxFrameSize
+	if fromClient {
+		maxMessage, maxFrame = lim.ClientMaxMessageSize, lim.ClientMaxFrameSize
+	}
 	return codec.Options{
-		MaxMessageSize: lim.MaxMessageSize,
-		MaxFrameSize:   lim.MaxFrameSize,
+		MaxMessageSize: maxMessage,
+		MaxFrameSize:   maxFrame,
 		PingInterval:   lim.PingInterval,
 		PongTimeout:    lim.PongTimeout,
 		CloseTimeout:   lim.CloseTimeout,

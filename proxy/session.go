@@ -244,6 +244,12 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 		if srcIsClient {
 			s.logDebug("client broke the protocol", "code", int(pe.Code), "reason", pe.Reason)
 			dst.WriteClose(codec.CloseGoingAway, "client failed") //nolint:errcheck // closing anyway
+		} else if pe.Code == codec.CloseMessageTooBig {
+			// Not a broken upstream: one over the route's limit. The
+			// client hears that its peer went away, as the upstream does
+			// when a client sends too much.
+			s.logDebug("upstream sent a message over the limit", "reason", pe.Reason)
+			dst.WriteClose(codec.CloseGoingAway, "upstream message too big") //nolint:errcheck // closing anyway
 		} else {
 			// RFC 6455 has no code for "my upstream broke the protocol";
 			// 1014 (IANA: bad gateway) says the gateway got an invalid

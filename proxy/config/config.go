@@ -369,12 +369,41 @@ type Admin struct {
 // DefaultLimits, which Load and Parse start from.
 type Limits struct {
 	// MaxMessageSize is the largest data message, assembled, in either
-	// direction (max_message_size). Default 16 MiB. At least 1 byte.
+	// direction (max_message_size): the default of ClientMaxMessageSize
+	// and UpstreamMaxMessageSize, and the bound on a message that a filter
+	// replaces or sends. Default 16 MiB. At least 1 byte.
 	MaxMessageSize int64
 
-	// MaxFrameSize is the largest frame payload (max_frame_size). Default:
-	// the effective MaxMessageSize. Never more than MaxMessageSize.
+	// MaxFrameSize is the largest frame payload (max_frame_size), and the
+	// default of the frame sizes of each direction. Default: the effective
+	// MaxMessageSize. Never more than MaxMessageSize.
 	MaxFrameSize int64
+
+	// ClientMaxMessageSize is the largest data message, assembled, that a
+	// client may send (client_max_message_size); a client that sends more
+	// is closed with 1009 and its upstream with 1001. At least 1 byte.
+	// The first that is set of: the route's client_max_message_size, the
+	// route's max_message_size, the top-level client_max_message_size, the
+	// top-level max_message_size; else 16 MiB. In Config.Limits, only the
+	// top-level ones count.
+	ClientMaxMessageSize int64
+
+	// ClientMaxFrameSize is the largest frame payload that a client may
+	// send (client_max_frame_size). Never more than ClientMaxMessageSize.
+	// The route's client_max_frame_size; else the first that is set of
+	// the route's max_frame_size, the top-level client_max_frame_size and
+	// the top-level max_frame_size, lowered to ClientMaxMessageSize when
+	// that is smaller; else ClientMaxMessageSize.
+	ClientMaxFrameSize int64
+
+	// UpstreamMaxMessageSize is ClientMaxMessageSize for what an upstream
+	// sends (upstream_max_message_size): an upstream that sends more is
+	// closed with 1009 and its client with 1001.
+	UpstreamMaxMessageSize int64
+
+	// UpstreamMaxFrameSize is ClientMaxFrameSize for what an upstream
+	// sends (upstream_max_frame_size), bounded by UpstreamMaxMessageSize.
+	UpstreamMaxFrameSize int64
 
 	// HandshakeTimeout is how long a client has to send its whole upgrade
 	// request (handshake_timeout). Default 10s. Greater than 0.
@@ -440,8 +469,14 @@ type Limits struct {
 // on the process's open-file limit, and Load and Parse fill it in.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxMessageSize:   16 << 20,
-		MaxFrameSize:     16 << 20,
+		MaxMessageSize: 16 << 20,
+		MaxFrameSize:   16 << 20,
+
+		ClientMaxMessageSize:   16 << 20,
+		ClientMaxFrameSize:     16 << 20,
+		UpstreamMaxMessageSize: 16 << 20,
+		UpstreamMaxFrameSize:   16 << 20,
+
 		HandshakeTimeout: 10 * time.Second,
 		MaxHeaderBytes:   8 << 10,
 		IdleTimeout:      time.Hour,

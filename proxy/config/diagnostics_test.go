@@ -118,16 +118,17 @@ func TestParse_diagnostics(t *testing.T) {
 				`  limits { max_msg_size = "1MiB" }`,
 				`}`),
 			want: []wantDiag{{summary: "Unsupported argument", at: "5:12",
-				detail: []string{"In the limits block of a route, the allowed arguments are close_timeout, " +
+				detail: []string{"In the limits block of a route, the allowed arguments are " +
+					"client_max_frame_size, client_max_message_size, close_timeout, " +
 					"handshake_timeout, idle_timeout, max_connections, max_connections_per_ip, max_frame_size, " +
 					"max_header_size, max_message_rate, max_message_size, message_burst, ping_interval, " +
-					"pong_timeout, write_timeout."}}},
+					"pong_timeout, upstream_max_frame_size, upstream_max_message_size, write_timeout."}}},
 		},
 		{
 			name: "misspelled connection cap",
 			src:  lines(okListener, okUpstream, okRoute, `limits { max_conections = 100 }`),
 			want: []wantDiag{{summary: "Unsupported argument", at: "4:10",
-				detail: []string{`Did you mean "max_connections"?`, "In the limits block, the allowed arguments are close_timeout, "}}},
+				detail: []string{`Did you mean "max_connections"?`, "In the limits block, the allowed arguments are client_max_frame_size, "}}},
 		},
 
 		// The admin block.
@@ -606,6 +607,64 @@ func TestParse_diagnostics(t *testing.T) {
 				`  limits { max_frame_size = "32MiB" }`, `}`),
 			want: []wantDiag{{summary: "Frame size larger than message size", at: "5:29",
 				detail: []string{`larger than the max_message_size of route "r" (16MiB)`}}},
+		},
+		{
+			name: "global client_max_frame_size larger than client_max_message_size",
+			src: lines(okListener, okUpstream, okRoute, `limits {`,
+				`  client_max_message_size = "1MiB"`, `  client_max_frame_size   = "2MiB"`, `}`),
+			want: []wantDiag{{summary: "Frame size larger than message size", at: "6:29",
+				detail: []string{"client_max_frame_size (2MiB) is larger than the largest message a client may send (1MiB)",
+					"raise client_max_message_size, or omit client_max_frame_size"}}},
+		},
+		{
+			name: "direction frame size larger than max_message_size it inherits",
+			src: lines(okListener, okUpstream, okRoute, `limits {`,
+				`  max_message_size        = "1MiB"`, `  upstream_max_frame_size = "2MiB"`, `}`),
+			want: []wantDiag{{summary: "Frame size larger than message size", at: "6:29",
+				detail: []string{"upstream_max_frame_size (2MiB) is larger than the largest message an upstream may send (1MiB)"}}},
+		},
+		{
+			name: "direction frame size within max_message_size but not its direction's",
+			src: lines(okListener, okUpstream, `route "r" {`, `  upstream = "u"`, `  limits {`,
+				`    client_max_message_size = "4KiB"`, `    client_max_frame_size   = "64KiB"`, `  }`, `}`),
+			want: []wantDiag{{summary: "Frame size larger than message size", at: "7:31",
+				detail: []string{`client_max_frame_size (64KiB) is larger than the largest message a client may send on route "r" (4KiB)`}}},
+		},
+		{
+			name: "route direction frame size larger than the inherited direction size",
+			src: lines(okListener, okUpstream, `route "r" {`, `  upstream = "u"`,
+				`  limits { upstream_max_frame_size = "32KiB" }`, `}`,
+				`limits { upstream_max_message_size = "16KiB" }`),
+			want: []wantDiag{{summary: "Frame size larger than message size", at: "5:38",
+				detail: []string{`upstream_max_frame_size (32KiB) is larger than the largest message an upstream may send on route "r" (16KiB)`}}},
+		},
+		{
+			name: "bad direction sizes",
+			src: lines(okListener, okUpstream, okRoute, `limits {`,
+				`  client_max_message_size   = "0"`,
+				`  client_max_frame_size     = "0B"`,
+				`  upstream_max_message_size = "big"`,
+				`  upstream_max_frame_size   = "-1KiB"`,
+				`}`),
+			want: []wantDiag{
+				{summary: "Size too small", at: "5:31", detail: []string{`client_max_message_size must be at least 1 byte; "0" is 0 bytes`}},
+				{summary: "Size too small", at: "6:31", detail: []string{`client_max_frame_size must be at least 1 byte`}},
+				{summary: "Invalid size", at: "7:31", detail: []string{`upstream_max_message_size = "big" is not a size`}},
+				{summary: "Invalid size", at: "8:31", detail: []string{`upstream_max_frame_size = "-1KiB" is not a size`}},
+			},
+		},
+		{
+			name: "wrong direction message size hides the frame check",
+			src: lines(okListener, okUpstream, okRoute, `limits {`,
+				`  client_max_message_size = "lots"`, `  client_max_frame_size   = "32MiB"`, `}`),
+			want: []wantDiag{{summary: "Invalid size", at: "5:29",
+				detail: []string{`client_max_message_size = "lots" is not a size`}}},
+		},
+		{
+			name: "direction size of the wrong type",
+			src:  lines(okListener, okUpstream, okRoute, `limits { client_max_frame_size = ["1MiB"] }`),
+			want: []wantDiag{{summary: "Unsuitable value type", at: "4:34",
+				detail: []string{`The value of client_max_frame_size must be a string holding a size, e.g. "1MiB"`}}},
 		},
 		{
 			name: "connection caps and rates out of range",

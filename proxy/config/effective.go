@@ -150,8 +150,14 @@ type effectiveRoute struct {
 }
 
 type effectiveLimits struct {
-	MaxMessageSize   int64  `json:"max_message_size"`
-	MaxFrameSize     int64  `json:"max_frame_size"`
+	MaxMessageSize int64 `json:"max_message_size"`
+	MaxFrameSize   int64 `json:"max_frame_size"`
+
+	ClientMaxMessageSize   int64 `json:"client_max_message_size"`
+	ClientMaxFrameSize     int64 `json:"client_max_frame_size"`
+	UpstreamMaxMessageSize int64 `json:"upstream_max_message_size"`
+	UpstreamMaxFrameSize   int64 `json:"upstream_max_frame_size"`
+
 	HandshakeTimeout string `json:"handshake_timeout"`
 	MaxHeaderSize    int    `json:"max_header_size"`
 	IdleTimeout      string `json:"idle_timeout"`
@@ -280,8 +286,14 @@ func effectiveRouteOf(r *Route) effectiveRoute {
 
 func effectiveLimitsOf(l Limits) effectiveLimits {
 	return effectiveLimits{
-		MaxMessageSize:   l.MaxMessageSize,
-		MaxFrameSize:     l.MaxFrameSize,
+		MaxMessageSize: l.MaxMessageSize,
+		MaxFrameSize:   l.MaxFrameSize,
+
+		ClientMaxMessageSize:   l.ClientMaxMessageSize,
+		ClientMaxFrameSize:     l.ClientMaxFrameSize,
+		UpstreamMaxMessageSize: l.UpstreamMaxMessageSize,
+		UpstreamMaxFrameSize:   l.UpstreamMaxFrameSize,
+
 		HandshakeTimeout: l.HandshakeTimeout.String(),
 		MaxHeaderSize:    l.MaxHeaderBytes,
 		IdleTimeout:      l.IdleTimeout.String(),

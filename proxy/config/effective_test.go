@@ -130,10 +130,12 @@ func TestConfig_EffectiveJSON_defaults(t *testing.T) {
 		{name: "route host and path", got: []any{route["host"], route["path"], route["exact_path"]}, want: `[null,"/",null]`},
 		{name: "route header rules", got: []any{route["headers"], route["origins"], route["forward_headers"], route["drop_headers"], route["filters"]}, want: `[null,null,null,[],[]]`},
 		{name: "route listener and upstream", got: []any{route["listener"], route["upstream"]}, want: `["public","chat"]`},
-		{name: "global limits", got: doc["limits"], want: `{"close_timeout":"5s","handshake_timeout":"10s","idle_timeout":"1h0m0s",` +
+		{name: "global limits", got: doc["limits"], want: `{"client_max_frame_size":16777216,"client_max_message_size":16777216,` +
+			`"close_timeout":"5s","handshake_timeout":"10s","idle_timeout":"1h0m0s",` +
 			fmt.Sprintf(`"max_connections":%d,"max_connections_per_ip":0,`, defaultMaxConnections()) +
 			`"max_frame_size":16777216,"max_header_size":8192,"max_message_rate":0,"max_message_size":16777216,` +
-			`"message_burst":0,"ping_interval":"30s","pong_timeout":"15s","write_timeout":"30s"}`},
+			`"message_burst":0,"ping_interval":"30s","pong_timeout":"15s",` +
+			`"upstream_max_frame_size":16777216,"upstream_max_message_size":16777216,"write_timeout":"30s"}`},
 		{name: "route limits", got: route["limits"], want: mustMarshal(t, routeLimits)},
 	}
 	for _, tt := range tests {

@@ -61,8 +61,18 @@ func FuzzParse(f *testing.F) {
 			if (r.Path == "") == (r.ExactPath == "") {
 				t.Fatalf("route %q: path %q, exact_path %q", r.Name, r.Path, r.ExactPath)
 			}
-			if l := r.Limits; l.MaxFrameSize <= 0 || l.MaxFrameSize > l.MaxMessageSize {
-				t.Fatalf("route %q: frame size %d, message size %d", r.Name, l.MaxFrameSize, l.MaxMessageSize)
+			l := r.Limits
+			for _, s := range []struct {
+				side           string
+				frame, message int64
+			}{
+				{"either", l.MaxFrameSize, l.MaxMessageSize},
+				{"client", l.ClientMaxFrameSize, l.ClientMaxMessageSize},
+				{"upstream", l.UpstreamMaxFrameSize, l.UpstreamMaxMessageSize},
+			} {
+				if s.frame <= 0 || s.frame > s.message {
+					t.Fatalf("route %q, %s side: frame size %d, message size %d", r.Name, s.side, s.frame, s.message)
+				}
 			}
 			if err := checkCaps(r.Limits); err != "" {
 				t.Fatalf("route %q: %s", r.Name, err)

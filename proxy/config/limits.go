@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strconv"
@@ -55,6 +56,23 @@ func defaultBurst(rate float64) int {
 type explicitLimits struct {
 	frame bool // max_frame_size
 	burst bool // message_burst
+
+	// clientFrame and upstreamFrame are the frame sizes a route inherits
+	// for each direction, before they are lowered to the route's message
+	// size for it: the top-level client_max_frame_size (or
+	// upstream_max_frame_size), else the top-level max_frame_size; nil
+	// where the top-level block sets neither.
+	clientFrame, upstreamFrame *int64
+}
+
+// directionOverrides are the size limits one limits block sets for the
+// messages that one side of a connection sends; nil where it does not.
+type directionOverrides struct {
+	side           string // "client" or "upstream", the prefix of the attributes
+	maxMessageSize *int64
+	maxFrameSize   *int64
+	messageRange   hcl.Range // where <side>_max_message_size is set
+	frameRange     hcl.Range // where <side>_max_frame_size is set
 }
 
 // limitOverrides are the attributes one limits block sets; nil for those it
@@ -62,6 +80,7 @@ type explicitLimits struct {
 type limitOverrides struct {
 	maxMessageSize   *int64
 	maxFrameSize     *int64
+	client, upstream directionOverrides
 	handshakeTimeout *time.Duration
 	maxHeaderBytes   *int
 	idleTimeout      *time.Duration
@@ -75,17 +94,19 @@ type limitOverrides struct {
 	maxMessageRate      *float64
 	messageBurst        *int
 
-	frameRange hcl.Range // where max_frame_size is set
-	burstRange hcl.Range // where message_burst is set
+	messageRange hcl.Range // where max_message_size is set
+	frameRange   hcl.Range // where max_frame_size is set
+	burstRange   hcl.Range // where message_burst is set
 	// rateFailed is set when max_message_rate is written but was reported
 	// as wrong: whether a message_burst has a rate to apply to is unknown.
 	rateFailed bool
 }
 
-// apply returns base with the set attributes replaced. MaxFrameSize,
-// MaxConnections and MessageBurst are left to the caller: the first and
-// last have defaults that depend on other attributes, and MaxConnections
-// means one thing at the top level and another in a route.
+// apply returns base with the set attributes replaced. MaxFrameSize, the
+// sizes of each direction, MaxConnections and MessageBurst are left to the
+// caller: all but MaxConnections have defaults that depend on other
+// attributes, and MaxConnections means one thing at the top level and
+// another in a route.
 func (o limitOverrides) apply(base Limits) Limits {
 	set := func(dst *time.Duration, v *time.Duration) {
 		if v != nil {
@@ -142,6 +163,12 @@ func (l *loader) globalLimits() (Limits, explicitLimits) {
 		l.checkFrameSize(limits, o.frameRange, "")
 		explicit.frame = true
 	}
+	explicit.clientFrame = cmp.Or(o.client.maxFrameSize, o.maxFrameSize)
+	explicit.upstreamFrame = cmp.Or(o.upstream.maxFrameSize, o.maxFrameSize)
+	limits.ClientMaxMessageSize, limits.ClientMaxFrameSize =
+		l.directionSizes(o.client, o, limits.MaxMessageSize, nil, "")
+	limits.UpstreamMaxMessageSize, limits.UpstreamMaxFrameSize =
+		l.directionSizes(o.upstream, o, limits.MaxMessageSize, nil, "")
 	limits.MessageBurst = defaultBurst(limits.MaxMessageRate)
 	if o.messageBurst != nil && l.checkBurst(limits, o, "") {
 		limits.MessageBurst = *o.messageBurst
@@ -153,7 +180,8 @@ func (l *loader) globalLimits() (Limits, explicitLimits) {
 // routeLimits returns the limits of a route: the global limits overridden
 // by the route's limits block. max_frame_size defaults to max_message_size;
 // a global max_frame_size larger than the route's max_message_size is
-// lowered to it. message_burst defaults to one second's worth of the
+// lowered to it. The sizes of each direction follow the same way (see
+// directionSizes). message_burst defaults to one second's worth of the
 // route's max_message_rate, unless the top-level block set it.
 // max_connections is not inherited: the global value caps the whole proxy.
 func (l *loader) routeLimits(b *routeBody, global Limits, explicit explicitLimits) Limits {
@@ -185,6 +213,10 @@ func (l *loader) routeLimits(b *routeBody, global Limits, explicit explicitLimit
 	default:
 		limits.MaxFrameSize = limits.MaxMessageSize
 	}
+	limits.ClientMaxMessageSize, limits.ClientMaxFrameSize =
+		l.directionSizes(o.client, o, global.ClientMaxMessageSize, explicit.clientFrame, b.Name)
+	limits.UpstreamMaxMessageSize, limits.UpstreamMaxFrameSize =
+		l.directionSizes(o.upstream, o, global.UpstreamMaxMessageSize, explicit.upstreamFrame, b.Name)
 	switch {
 	case limits.MaxMessageRate == 0:
 		limits.MessageBurst = 0
@@ -199,6 +231,60 @@ func (l *loader) routeLimits(b *routeBody, global Limits, explicit explicitLimit
 		limits.MessageBurst = defaultBurst(limits.MaxMessageRate)
 	}
 	return limits
+}
+
+// directionSizes returns the largest message and frame that one side of a
+// connection may send, from the limits block o (its attributes for that
+// side, d, and its max_message_size and max_frame_size) and what the block
+// inherits: the message size of that side, and the frame size set for it
+// (nil for none). route is "" for the top-level block, which inherits
+// the global max_message_size and no frame size.
+//
+// The more specific attribute wins within a block, and a route's block
+// wins over the top-level one: the message size is the block's own for
+// the side, else the block's max_message_size, else the inherited one. A
+// frame size set for the side must fit in its message size; one that
+// comes from max_frame_size or from the top level is lowered to it, as a
+// global max_frame_size is lowered to a route's max_message_size. Where no
+// frame size is set at all, the frame size follows the message size.
+func (l *loader) directionSizes(d directionOverrides, o limitOverrides, inheritedMessage int64, inheritedFrame *int64, route string) (message, frame int64) {
+	message = *cmp.Or(d.maxMessageSize, o.maxMessageSize, &inheritedMessage)
+	if d.maxFrameSize != nil {
+		// A message size that is written but was reported as wrong is
+		// unknown: checking the frame size against the inherited one
+		// instead would add a second, misleading error.
+		if d.maxMessageSize != nil || !l.failed(d.messageRange) && !l.failed(o.messageRange) {
+			l.checkDirectionFrameSize(d, message, route)
+		}
+		return message, *d.maxFrameSize
+	}
+	if f := cmp.Or(o.maxFrameSize, inheritedFrame); f != nil {
+		return message, min(*f, message)
+	}
+	return message, message
+}
+
+// checkDirectionFrameSize reports a client_max_frame_size or
+// upstream_max_frame_size larger than the message size of its side.
+func (l *loader) checkDirectionFrameSize(d directionOverrides, message int64, route string) {
+	if *d.maxFrameSize <= message {
+		return
+	}
+	sender := "a client"
+	if d.side == "upstream" {
+		sender = "an upstream"
+	}
+	where := fmt.Sprintf("the largest message %s may send", sender)
+	if route != "" {
+		where += fmt.Sprintf(" on route %q", route)
+	}
+	name := d.side + "_max_frame_size"
+	l.errorf(d.frameRange, "Frame size larger than message size",
+		"%s (%s) is larger than %s (%s), but a frame never carries more than a "+
+			"message. Lower %s, raise %s_max_message_size, or omit %s: it defaults "+
+			"to max_frame_size, lowered to the %s message size.",
+		name, formatSize(*d.maxFrameSize), where, formatSize(message),
+		name, d.side, name, d.side)
 }
 
 // checkBurst reports a message_burst set where no max_message_rate is in
@@ -255,12 +341,32 @@ func (l *loader) checkFrameSize(limits Limits, rng hcl.Range, route string) {
 
 // limitOverrides checks the attributes of a limits block.
 func (l *loader) limitOverrides(b *limitsBody) limitOverrides {
-	o := limitOverrides{frameRange: b.MaxFrameSizeRange, burstRange: b.MessageBurstRange}
-	if n, ok := l.size(b.MaxMessageSize, b.MaxMessageSizeRange, "max_message_size", 1, 0); ok {
-		o.maxMessageSize = &n
+	o := limitOverrides{
+		messageRange: b.MaxMessageSizeRange,
+		frameRange:   b.MaxFrameSizeRange,
+		burstRange:   b.MessageBurstRange,
+		client: directionOverrides{side: "client",
+			messageRange: b.ClientMaxMessageSizeRange, frameRange: b.ClientMaxFrameSizeRange},
+		upstream: directionOverrides{side: "upstream",
+			messageRange: b.UpstreamMaxMessageSizeRange, frameRange: b.UpstreamMaxFrameSizeRange},
 	}
-	if n, ok := l.size(b.MaxFrameSize, b.MaxFrameSizeRange, "max_frame_size", 1, 0); ok {
-		o.maxFrameSize = &n
+	sizes := []struct {
+		dst  **int64
+		v    *string
+		rng  hcl.Range
+		name string
+	}{
+		{&o.maxMessageSize, b.MaxMessageSize, b.MaxMessageSizeRange, "max_message_size"},
+		{&o.maxFrameSize, b.MaxFrameSize, b.MaxFrameSizeRange, "max_frame_size"},
+		{&o.client.maxMessageSize, b.ClientMaxMessageSize, b.ClientMaxMessageSizeRange, "client_max_message_size"},
+		{&o.client.maxFrameSize, b.ClientMaxFrameSize, b.ClientMaxFrameSizeRange, "client_max_frame_size"},
+		{&o.upstream.maxMessageSize, b.UpstreamMaxMessageSize, b.UpstreamMaxMessageSizeRange, "upstream_max_message_size"},
+		{&o.upstream.maxFrameSize, b.UpstreamMaxFrameSize, b.UpstreamMaxFrameSizeRange, "upstream_max_frame_size"},
+	}
+	for _, sz := range sizes {
+		if n, ok := l.size(sz.v, sz.rng, sz.name, 1, 0); ok {
+			*sz.dst = &n
+		}
 	}
 	if n, ok := l.size(b.MaxHeaderSize, b.MaxHeaderSizeRange, "max_header_size", minHeaderBytes, maxHeaderBytes); ok {
 		h := int(n)

@@ -5,6 +5,27 @@ import (
 	"testing"
 )
 
+// limitsSource returns a configuration of one route "r" with the given
+// lines in the top-level limits block and in the route's; nil for no
+// block.
+func limitsSource(global, route []string) string {
+	block := func(indent string, attrs []string) []string {
+		if attrs == nil {
+			return nil
+		}
+		out := []string{indent + "limits {"}
+		for _, a := range attrs {
+			out = append(out, indent+"  "+a)
+		}
+		return append(out, indent+"}")
+	}
+	src := []string{okListener, okUpstream, `route "r" {`, `  upstream = "u"`}
+	src = append(src, block("  ", route)...)
+	src = append(src, `}`)
+	src = append(src, block("", global)...)
+	return lines(src...)
+}
+
 // TestParse_connectionAndRateLimits checks the defaults of the connection
 // caps and the message rate, and how a route inherits or overrides each.
 func TestParse_connectionAndRateLimits(t *testing.T) {
@@ -176,23 +197,9 @@ func TestParse_connectionAndRateLimits(t *testing.T) {
 			wantRoute:  caps{rate: 1e9, burst: 1e9},
 		},
 	}
-	block := func(indent string, attrs []string) []string {
-		if attrs == nil {
-			return nil
-		}
-		out := []string{indent + "limits {"}
-		for _, a := range attrs {
-			out = append(out, indent+"  "+a)
-		}
-		return append(out, indent+"}")
-	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := []string{okListener, okUpstream, `route "r" {`, `  upstream = "u"`}
-			src = append(src, block("  ", tt.route)...)
-			src = append(src, `}`)
-			src = append(src, block("", tt.global)...)
-			cfg, _ := mustParse(t, lines(src...), "")
+			cfg, _ := mustParse(t, limitsSource(tt.global, tt.route), "")
 			capsOf := func(l Limits) caps {
 				return caps{l.MaxConnections, l.MaxConnectionsPerIP, l.MaxMessageRate, l.MessageBurst}
 			}
@@ -224,6 +231,177 @@ func TestConnectionsFor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := connectionsFor(tt.nofile); got != tt.want {
 				t.Errorf("connectionsFor(%d) = %d, want %d", tt.nofile, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestParse_directionSizes checks the message and frame sizes of each
+// direction: their defaults, and the order in which a route takes them
+// from its own block, the top-level block and the defaults.
+func TestParse_directionSizes(t *testing.T) {
+	const kib, mib = 1 << 10, 1 << 20
+	// sizes are the limits under test, as the proxy gets them.
+	type sizes struct {
+		message, frame                 int64
+		clientMessage, clientFrame     int64
+		upstreamMessage, upstreamFrame int64
+	}
+	// all is the same size everywhere.
+	all := func(n int64) sizes { return sizes{n, n, n, n, n, n} }
+	tests := []struct {
+		name   string
+		global []string // lines of the top-level limits block; nil for none
+		route  []string // lines of the route's limits block; nil for none
+		// wantGlobal is Config.Limits, wantRoute the route's Limits.
+		wantGlobal, wantRoute sizes
+	}{
+		{
+			name:       "defaults",
+			wantGlobal: all(16 * mib),
+			wantRoute:  all(16 * mib),
+		},
+		{
+			name:       "route block without these attributes",
+			global:     []string{`idle_timeout = "2m"`},
+			route:      []string{`idle_timeout = "1m"`},
+			wantGlobal: all(16 * mib),
+			wantRoute:  all(16 * mib),
+		},
+		{
+			name:       "max_message_size sets both directions",
+			global:     []string{`max_message_size = "1MiB"`},
+			wantGlobal: all(mib),
+			wantRoute:  all(mib),
+		},
+		{
+			name:       "route direction size beside the inherited max_message_size",
+			global:     []string{`max_message_size = "1MiB"`},
+			route:      []string{`client_max_message_size = "4KiB"`},
+			wantGlobal: all(mib),
+			wantRoute:  sizes{mib, mib, 4 * kib, 4 * kib, mib, mib},
+		},
+		{
+			name:       "global direction size is inherited with a route block",
+			global:     []string{`client_max_message_size = "8KiB"`},
+			route:      []string{`idle_timeout = "1m"`},
+			wantGlobal: sizes{16 * mib, 16 * mib, 8 * kib, 8 * kib, 16 * mib, 16 * mib},
+			wantRoute:  sizes{16 * mib, 16 * mib, 8 * kib, 8 * kib, 16 * mib, 16 * mib},
+		},
+		{
+			name:       "global direction size is inherited without a route block",
+			global:     []string{`upstream_max_message_size = "8KiB"`},
+			wantGlobal: sizes{16 * mib, 16 * mib, 16 * mib, 16 * mib, 8 * kib, 8 * kib},
+			wantRoute:  sizes{16 * mib, 16 * mib, 16 * mib, 16 * mib, 8 * kib, 8 * kib},
+		},
+		{
+			name:       "route max_message_size wins over a global direction size",
+			global:     []string{`client_max_message_size = "8KiB"`},
+			route:      []string{`max_message_size = "2KiB"`},
+			wantGlobal: sizes{16 * mib, 16 * mib, 8 * kib, 8 * kib, 16 * mib, 16 * mib},
+			wantRoute:  all(2 * kib),
+		},
+		{
+			name:       "route direction size wins over a global one",
+			global:     []string{`client_max_message_size = "8KiB"`},
+			route:      []string{`client_max_message_size = "1MiB"`},
+			wantGlobal: sizes{16 * mib, 16 * mib, 8 * kib, 8 * kib, 16 * mib, 16 * mib},
+			wantRoute:  sizes{16 * mib, 16 * mib, mib, mib, 16 * mib, 16 * mib},
+		},
+		{
+			name:       "direction size wins over max_message_size in the same block",
+			route:      []string{`max_message_size = "1MiB"`, `client_max_message_size = "64KiB"`},
+			wantGlobal: all(16 * mib),
+			wantRoute:  sizes{mib, mib, 64 * kib, 64 * kib, mib, mib},
+		},
+		{
+			name:       "direction size larger than max_message_size",
+			global:     []string{`max_message_size = "1MiB"`, `upstream_max_message_size = "32MiB"`},
+			wantGlobal: sizes{mib, mib, mib, mib, 32 * mib, 32 * mib},
+			wantRoute:  sizes{mib, mib, mib, mib, 32 * mib, 32 * mib},
+		},
+		{
+			name:       "global max_frame_size bounds the frames of both directions",
+			global:     []string{`max_frame_size = "64KiB"`, `upstream_max_message_size = "32MiB"`},
+			wantGlobal: sizes{16 * mib, 64 * kib, 16 * mib, 64 * kib, 32 * mib, 64 * kib},
+			wantRoute:  sizes{16 * mib, 64 * kib, 16 * mib, 64 * kib, 32 * mib, 64 * kib},
+		},
+		{
+			name:       "global max_frame_size is lowered to a smaller route direction size",
+			global:     []string{`max_frame_size = "1MiB"`},
+			route:      []string{`client_max_message_size = "4KiB"`},
+			wantGlobal: sizes{16 * mib, mib, 16 * mib, mib, 16 * mib, mib},
+			wantRoute:  sizes{16 * mib, mib, 4 * kib, 4 * kib, 16 * mib, mib},
+		},
+		{
+			name:       "global max_frame_size with a route's larger direction size",
+			global:     []string{`max_frame_size = "1MiB"`, `client_max_message_size = "4KiB"`},
+			route:      []string{`client_max_message_size = "8MiB"`},
+			wantGlobal: sizes{16 * mib, mib, 4 * kib, 4 * kib, 16 * mib, mib},
+			wantRoute:  sizes{16 * mib, mib, 8 * mib, mib, 16 * mib, mib},
+		},
+		{
+			name:       "route max_message_size and direction size with a global max_frame_size",
+			global:     []string{`max_frame_size = "1MiB"`},
+			route:      []string{`max_message_size = "64KiB"`, `client_max_message_size = "4MiB"`},
+			wantGlobal: sizes{16 * mib, mib, 16 * mib, mib, 16 * mib, mib},
+			wantRoute:  sizes{64 * kib, 64 * kib, 4 * mib, mib, 64 * kib, 64 * kib},
+		},
+		{
+			name:       "global direction frame size is inherited",
+			global:     []string{`client_max_frame_size = "16KiB"`},
+			route:      []string{`idle_timeout = "1m"`},
+			wantGlobal: sizes{16 * mib, 16 * mib, 16 * mib, 16 * kib, 16 * mib, 16 * mib},
+			wantRoute:  sizes{16 * mib, 16 * mib, 16 * mib, 16 * kib, 16 * mib, 16 * mib},
+		},
+		{
+			name:       "global direction frame size is lowered to a smaller route message size",
+			global:     []string{`upstream_max_frame_size = "1KiB"`},
+			route:      []string{`upstream_max_message_size = "512B"`},
+			wantGlobal: sizes{16 * mib, 16 * mib, 16 * mib, 16 * mib, 16 * mib, kib},
+			wantRoute:  sizes{16 * mib, 16 * mib, 16 * mib, 16 * mib, 512, 512},
+		},
+		{
+			name:       "global direction frame size wins over the global max_frame_size",
+			global:     []string{`max_frame_size = "64KiB"`, `client_max_frame_size = "1MiB"`},
+			route:      []string{`max_message_size = "4MiB"`},
+			wantGlobal: sizes{16 * mib, 64 * kib, 16 * mib, mib, 16 * mib, 64 * kib},
+			wantRoute:  sizes{4 * mib, 64 * kib, 4 * mib, mib, 4 * mib, 64 * kib},
+		},
+		{
+			name:       "route max_frame_size wins over a global direction frame size",
+			global:     []string{`client_max_frame_size = "16KiB"`},
+			route:      []string{`max_frame_size = "64KiB"`},
+			wantGlobal: sizes{16 * mib, 16 * mib, 16 * mib, 16 * kib, 16 * mib, 16 * mib},
+			wantRoute:  sizes{16 * mib, 64 * kib, 16 * mib, 64 * kib, 16 * mib, 64 * kib},
+		},
+		{
+			name:       "route direction frame size wins over everything",
+			global:     []string{`max_frame_size = "64KiB"`, `upstream_max_frame_size = "32KiB"`},
+			route:      []string{`max_frame_size = "16KiB"`, `upstream_max_frame_size = "1B"`},
+			wantGlobal: sizes{16 * mib, 64 * kib, 16 * mib, 64 * kib, 16 * mib, 32 * kib},
+			wantRoute:  sizes{16 * mib, 16 * kib, 16 * mib, 16 * kib, 16 * mib, 1},
+		},
+		{
+			name:       "direction frame size above max_message_size but within its direction",
+			global:     []string{`client_max_message_size = "64MiB"`, `client_max_frame_size = "32MiB"`},
+			wantGlobal: sizes{16 * mib, 16 * mib, 64 * mib, 32 * mib, 16 * mib, 16 * mib},
+			wantRoute:  sizes{16 * mib, 16 * mib, 64 * mib, 32 * mib, 16 * mib, 16 * mib},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _ := mustParse(t, limitsSource(tt.global, tt.route), "")
+			sizesOf := func(l Limits) sizes {
+				return sizes{l.MaxMessageSize, l.MaxFrameSize,
+					l.ClientMaxMessageSize, l.ClientMaxFrameSize,
+					l.UpstreamMaxMessageSize, l.UpstreamMaxFrameSize}
+			}
+			if got := sizesOf(cfg.Limits); got != tt.wantGlobal {
+				t.Errorf("global = %+v, want %+v", got, tt.wantGlobal)
+			}
+			if got := sizesOf(cfg.Routes[0].Limits); got != tt.wantRoute {
+				t.Errorf("route = %+v, want %+v", got, tt.wantRoute)
 			}
 		})
 	}

@@ -315,16 +315,20 @@ func TestParse_valid(t *testing.T) {
 			),
 			check: func(t *testing.T, cfg *Config) {
 				global := Limits{
-					MaxMessageSize:   4_000_000,
-					MaxFrameSize:     4_000_000,
-					HandshakeTimeout: 3 * time.Second,
-					MaxHeaderBytes:   16 << 10,
-					IdleTimeout:      10 * time.Minute,
-					PingInterval:     0,
-					PongTimeout:      time.Second,
-					CloseTimeout:     2 * time.Second,
-					WriteTimeout:     9 * time.Second,
-					MaxConnections:   defaultMaxConnections(),
+					MaxMessageSize:         4_000_000,
+					MaxFrameSize:           4_000_000,
+					ClientMaxMessageSize:   4_000_000,
+					ClientMaxFrameSize:     4_000_000,
+					UpstreamMaxMessageSize: 4_000_000,
+					UpstreamMaxFrameSize:   4_000_000,
+					HandshakeTimeout:       3 * time.Second,
+					MaxHeaderBytes:         16 << 10,
+					IdleTimeout:            10 * time.Minute,
+					PingInterval:           0,
+					PongTimeout:            time.Second,
+					CloseTimeout:           2 * time.Second,
+					WriteTimeout:           9 * time.Second,
+					MaxConnections:         defaultMaxConnections(),
 				}
 				if cfg.Limits != global {
 					t.Errorf("global limits = %+v\nwant %+v", cfg.Limits, global)
@@ -333,6 +337,8 @@ func TestParse_valid(t *testing.T) {
 				inherited.MaxConnections = 0 // the proxy-wide cap, not a route's
 				small := inherited
 				small.MaxMessageSize, small.MaxFrameSize = 1<<20, 1<<20
+				small.ClientMaxMessageSize, small.ClientMaxFrameSize = 1<<20, 1<<20
+				small.UpstreamMaxMessageSize, small.UpstreamMaxFrameSize = 1<<20, 1<<20
 				small.IdleTimeout = 5 * time.Minute
 				if got := cfg.Routes[0].Limits; got != small {
 					t.Errorf("route small limits = %+v\nwant %+v", got, small)

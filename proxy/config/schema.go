@@ -108,10 +108,20 @@ type routeBody struct {
 type limitsBody struct {
 	DefRange hcl.Range `hcl:",def_range"`
 
-	MaxMessageSize        *string   `hcl:"max_message_size,optional"`
-	MaxMessageSizeRange   hcl.Range `hcl:"max_message_size,attr_value_range"`
-	MaxFrameSize          *string   `hcl:"max_frame_size,optional"`
-	MaxFrameSizeRange     hcl.Range `hcl:"max_frame_size,attr_value_range"`
+	MaxMessageSize      *string   `hcl:"max_message_size,optional"`
+	MaxMessageSizeRange hcl.Range `hcl:"max_message_size,attr_value_range"`
+	MaxFrameSize        *string   `hcl:"max_frame_size,optional"`
+	MaxFrameSizeRange   hcl.Range `hcl:"max_frame_size,attr_value_range"`
+
+	ClientMaxMessageSize        *string   `hcl:"client_max_message_size,optional"`
+	ClientMaxMessageSizeRange   hcl.Range `hcl:"client_max_message_size,attr_value_range"`
+	ClientMaxFrameSize          *string   `hcl:"client_max_frame_size,optional"`
+	ClientMaxFrameSizeRange     hcl.Range `hcl:"client_max_frame_size,attr_value_range"`
+	UpstreamMaxMessageSize      *string   `hcl:"upstream_max_message_size,optional"`
+	UpstreamMaxMessageSizeRange hcl.Range `hcl:"upstream_max_message_size,attr_value_range"`
+	UpstreamMaxFrameSize        *string   `hcl:"upstream_max_frame_size,optional"`
+	UpstreamMaxFrameSizeRange   hcl.Range `hcl:"upstream_max_frame_size,attr_value_range"`
+
 	HandshakeTimeout      *string   `hcl:"handshake_timeout,optional"`
 	HandshakeTimeoutRange hcl.Range `hcl:"handshake_timeout,attr_value_range"`
 	MaxHeaderSize         *string   `hcl:"max_header_size,optional"`
@@ -300,7 +310,8 @@ func attrType(name string) string {
 		return `an object of header names and string values, e.g. { "X-Tenant" = "acme" }`
 	case "insecure_skip_verify", "reuse_port", "pprof", "require_tls":
 		return "true or false"
-	case "max_message_size", "max_frame_size", "max_header_size", "memory_limit":
+	case "max_message_size", "max_frame_size", "client_max_message_size", "client_max_frame_size",
+		"upstream_max_message_size", "upstream_max_frame_size", "max_header_size", "memory_limit":
 		return `a string holding a size, e.g. "1MiB"`
 	case "connect_timeout", "handshake_timeout", "idle_timeout", "ping_interval",
 		"pong_timeout", "close_timeout", "write_timeout", "timeout":

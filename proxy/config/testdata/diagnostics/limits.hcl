@@ -15,6 +15,9 @@ route "chat" {
     idle_timeout     = "-5m"
     max_connections  = 2.5
     max_message_rate = "fast"
+
+    client_max_message_size = "4KiB"
+    client_max_frame_size   = "8KiB"
   }
 }
 
@@ -26,6 +29,9 @@ limits {
 
   max_connections_per_ip = -1
   message_burst          = 5
+
+  upstream_max_message_size = "0"
+  upstream_max_frame_size   = "2 MiB"
 }
 
 limits {

@@ -77,6 +77,8 @@ route "chat" {
     idle_timeout     = "5m"
     max_connections  = 1000
     max_message_rate = 2.5
+
+    client_max_message_size = "64KiB"
   }
 }
 
@@ -95,6 +97,8 @@ limits {
   max_connections        = 20000
   max_connections_per_ip = 50
   max_message_rate       = 100
+
+  upstream_max_message_size = "32MiB"
 }
 
 admin {
