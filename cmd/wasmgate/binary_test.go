@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -26,15 +25,7 @@ func TestBinary(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("sends SIGTERM")
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command:", err)
-	}
-	bin := filepath.Join(t.TempDir(), "wasmgate")
-	build := exec.Command(goTool, "build", "-o", bin, "-ldflags", "-X main.version=v9.8.7-test", ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildWasmgate(t)
 
 	t.Run("version", func(t *testing.T) {
 		out, err := exec.Command(bin, "version").Output()
