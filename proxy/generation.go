@@ -70,8 +70,8 @@ func (p *Proxy) newGeneration(cfg *config.Config) *generation {
 // so that a reload does not reset them.
 func (p *Proxy) loadPlugins(g *generation) error {
 	loaded := map[*config.Plugin]*plugins.Plugin{}
-	for _, l := range g.listeners {
-		for _, r := range l.routes {
+	for _, lc := range g.cfg.Listeners { // in order: the first error is the first in the file
+		for _, r := range g.listeners[socketKey(lc)].routes {
 			if len(r.cfg.Filters) == 0 {
 				continue
 			}
