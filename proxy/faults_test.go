@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
@@ -133,6 +134,29 @@ func maskedFrame(opcode byte, length uint64, payload []byte) []byte {
 	}
 	b = append(b, 0, 0, 0, 0) // masking key: 0 leaves the payload as it is
 	return append(b, payload...)
+}
+
+// readFrame reads one unmasked frame from br, failing t on error.
+func readFrame(t *testing.T, br *bufio.Reader) (opcode byte, payload []byte) {
+	t.Helper()
+	var h [2]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		t.Fatalf("read a frame header: %v", err)
+	}
+	n := int(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var l [2]byte
+		io.ReadFull(br, l[:])
+		n = int(l[0])<<8 | int(l[1])
+	case 127:
+		t.Fatal("a frame over 64 KiB")
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(br, payload); err != nil {
+		t.Fatalf("read a payload: %v", err)
+	}
+	return h[0] & 0x0f, payload
 }
 
 // closeCodeOf reads frames from br until a close frame, and returns its
@@ -323,6 +347,31 @@ route %[1]q {
 			}
 			if got := <-upstreamSaw; got != int(codec.CloseGoingAway) {
 				t.Errorf("upstream saw %d, want 1001", got)
+			}
+		}},
+		{"client floods pings", func(t *testing.T) {
+			nc, br := rawClient(t, addr, "/echo")
+			defer nc.Close()
+			const pings = 20000
+			flood := bytes.Repeat(maskedFrame(0x9, 0, nil), pings)
+			flood = append(flood, maskedFrame(0x1, 10, []byte("still here"))...)
+			go nc.Write(flood) //nolint:errcheck // the echo tells
+			// Every ping is answered on the client's leg, and the message
+			// after them still goes through.
+			pongs := 0
+			for {
+				op, payload := readFrame(t, br)
+				if op == 0xa {
+					pongs++
+					continue
+				}
+				if op != 0x1 || string(payload) != "still here" {
+					t.Fatalf("after %d pongs: opcode %#x %q, want the echo", pongs, op, payload)
+				}
+				break
+			}
+			if pongs != pings {
+				t.Errorf("%d pongs for %d pings", pongs, pings)
 			}
 		}},
 		{"client never reads", func(t *testing.T) {
