@@ -18,7 +18,6 @@ import (
 type generation struct {
 	id        uint64
 	cfg       *config.Config
-	loaded    time.Time
 	listeners map[string]*listener // by socket key
 	upstreams map[string]*upstream
 	host      *plugins.Host

@@ -190,8 +190,7 @@ func (m *metrics) reloaded(ok bool) {
 
 // loaded records that g is now served.
 func (m *metrics) loaded(g *generation) {
-	g.loaded = time.Now()
-	m.reloadTime.Set(float64(g.loaded.UnixNano()) / 1e9)
+	m.reloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
 	m.generation.Set(float64(g.id))
 }
 
