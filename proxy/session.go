@@ -220,11 +220,18 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 		s.await(other, dst)
 		src.Close(codec.CloseGoingAway, "") //nolint:errcheck // reads src's answer
 	case errors.As(err, &we):
-		// dst broke under a write: src is told, dst is gone.
+		// dst broke under a write: src is told, dst is gone. A dst that
+		// stopped reading gets no close frame: its socket's send buffer
+		// is full, and a frame may have been cut in the middle.
 		s.logDebug("write failed", "to", side(!srcIsClient), "err", we.err)
-		s.recordEnd(closeEnd{byUpstream: srcIsClient, abnormal: true, code: codec.CloseAbnormal})
-		dst.CloseNow()
+		e := closeEnd{byUpstream: srcIsClient, abnormal: true, code: codec.CloseAbnormal}
 		code, reason := lostLeg(srcIsClient)
+		if errors.Is(we.err, codec.ErrWriteTimeout) {
+			e.by, e.reason = closedByProxy, "write timeout: "+side(!srcIsClient)+" not reading"
+			reason = side(!srcIsClient) + " not reading"
+		}
+		s.recordEnd(e)
+		dst.CloseNow()
 		src.Close(code, reason) //nolint:errcheck // closing anyway
 		<-other
 		return
