@@ -236,11 +236,14 @@ func TestUpgrader_Upgrade_Valid(t *testing.T) {
 		host      string
 		uri       string
 		protocols []string
+		options   []string // ConnectionOptions
 	}{
-		{"Chrome", chromeRequest, "example.com:8080", "/chat?room=1", []string{"chat", "superchat"}},
-		{"Firefox", firefoxRequest, "example.com:8080", "/chat", nil},
-		{"minimal", minimalRequest, "example.com", "/chat", nil},
-		{"Content-Length 0", strings.Replace(minimalRequest, "\r\n\r\n", "\r\nContent-Length: 0\r\n\r\n", 1), "example.com", "/chat", nil},
+		{"Chrome", chromeRequest, "example.com:8080", "/chat?room=1", []string{"chat", "superchat"}, nil},
+		{"Firefox", firefoxRequest, "example.com:8080", "/chat", nil, []string{"keep-alive"}},
+		{"minimal", minimalRequest, "example.com", "/chat", nil, nil},
+		{"Content-Length 0", strings.Replace(minimalRequest, "\r\n\r\n", "\r\nContent-Length: 0\r\n\r\n", 1), "example.com", "/chat", nil, nil},
+		{"connection options", strings.Replace(minimalRequest, "Connection: Upgrade", "Connection: X-Secret ,Upgrade,, Keep-Alive,\tX-A-Rather-Long-Header-Name-Over-32-Bytes", 1),
+			"example.com", "/chat", nil, []string{"x-secret", "keep-alive", "x-a-rather-long-header-name-over-32-bytes"}},
 		{"names in any case, values with OWS", "GET /a/b?c=d&e HTTP/1.1\r\n" +
 			"HOST:\texample.com \r\n" +
 			"upgrade:WebSocket\r\n" +
@@ -249,8 +252,8 @@ func TestUpgrader_Upgrade_Valid(t *testing.T) {
 			"SEC-WEBSOCKET-VERSION: 13\r\n" +
 			"X-Empty:\r\n" +
 			"X-Note: obs-text \xe2\x9c\x93 and \"quotes\", (parens)\r\n" +
-			"\r\n", "example.com", "/a/b?c=d&e", nil},
-		{"IPv6 host", strings.Replace(minimalRequest, "Host: example.com", "Host: [::1]:8080", 1), "[::1]:8080", "/chat", nil},
+			"\r\n", "example.com", "/a/b?c=d&e", nil, []string{"keep-alive"}},
+		{"IPv6 host", strings.Replace(minimalRequest, "Host: example.com", "Host: [::1]:8080", 1), "[::1]:8080", "/chat", nil, nil},
 	}
 	for _, tt := range tests {
 		for _, chunk := range []int{0, 1} {
@@ -267,6 +270,9 @@ func TestUpgrader_Upgrade_Valid(t *testing.T) {
 				if got.Host != tt.host || got.URI != tt.uri || !slices.Equal(got.Protocols, tt.protocols) {
 					t.Errorf("got host %q, uri %q, protocols %q; want %q, %q, %q",
 						got.Host, got.URI, got.Protocols, tt.host, tt.uri, tt.protocols)
+				}
+				if !slices.Equal(got.ConnectionOptions, tt.options) {
+					t.Errorf("got connection options %q, want %q", got.ConnectionOptions, tt.options)
 				}
 			})
 		}

@@ -39,6 +39,11 @@ type Request struct {
 	// Extensions are the offered extensions, as sent (one entry per
 	// offer, parameters included).
 	Extensions []string
+	// ConnectionOptions are the options of the Connection header other
+	// than "upgrade", lowercased (e.g. "keep-alive"). Each names a header
+	// meant for this hop only, which a proxy must not forward (RFC 9110,
+	// section 7.6.1).
+	ConnectionOptions []string
 	// RemoteAddr and LocalAddr are the socket's addresses.
 	RemoteAddr, LocalAddr net.Addr
 	// TLS is the TLS state for a wss connection, nil for ws.
@@ -165,6 +170,7 @@ func (u *Upgrader) Upgrade(nc net.Conn) (*Conn, *Request, error) {
 			return opts, true
 		},
 		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+			req.ConnectionOptions = lr.head.connectionOptions()
 			nc.SetDeadline(time.Time{}) //nolint:errcheck // see above
 			if u.Decide != nil {
 				resp, decideErr = u.Decide(req)
@@ -347,6 +353,12 @@ type headScanner struct {
 	valLen     int
 	valGap     bool
 	valInnerWS bool
+
+	// conn collects the Connection field's value, lowercased, for
+	// connectionOptions; connArr holds the usual "Upgrade" or
+	// "keep-alive, Upgrade" without an allocation.
+	conn    []byte
+	connArr [32]byte
 }
 
 type headState uint8
@@ -518,6 +530,9 @@ func (s *headScanner) step(c byte) bool {
 		switch {
 		case c == ' ' || c == '\t':
 			s.valGap = s.valLen > 0
+			if s.field == fieldConnection {
+				s.conn = append(s.conn, ' ')
+			}
 		case c == '\r':
 			s.state = headLineLF
 			return s.endValue()
@@ -532,9 +547,41 @@ func (s *headScanner) step(c byte) bool {
 				s.val[s.valLen] = c
 			}
 			s.valLen++
+			if s.field == fieldConnection {
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				s.conn = append(s.conn, c)
+			}
 		}
 	}
 	return true
+}
+
+// connectionOptions returns the Connection field's options other than
+// "upgrade", which gobwas/ws checked is among them; nil when there are no
+// others. The common ones cost no allocation of a string.
+func (s *headScanner) connectionOptions() []string {
+	var opts []string
+	for rest := s.conn; len(rest) > 0; {
+		o := rest
+		if i := bytes.IndexByte(rest, ','); i >= 0 {
+			o, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		o = bytes.TrimSpace(o)
+		switch string(o) {
+		case "", "upgrade":
+		case "keep-alive":
+			opts = append(opts, "keep-alive")
+		case "close":
+			opts = append(opts, "close")
+		default:
+			opts = append(opts, string(o))
+		}
+	}
+	return opts
 }
 
 // appendName adds c to a field name, lowercased: field names are
@@ -586,6 +633,7 @@ func (s *headScanner) startValue() bool {
 		s.field = fieldUpgrade
 	case "connection":
 		s.field = fieldConnection
+		s.conn = s.connArr[:0]
 	case "sec-websocket-key":
 		s.field = fieldKey
 	case "sec-websocket-version":

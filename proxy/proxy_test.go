@@ -393,6 +393,16 @@ route "some" {
 	if got.Get("Cookie") != "session=1" || got.Get("Authorization") != "" || got.Get("X-Forwarded-For") == "" {
 		t.Errorf("/some: forward_headers not applied: %v", got)
 	}
+
+	// RFC 9110, section 7.6.1: the headers that the client's Connection
+	// header names are for the proxy's hop only.
+	nc, _ := rawClientWith(t, addr, "/all", "Connection: Upgrade, x-hop-secret, X-Other-Hop\r\n"+
+		"X-Hop-Secret: s3cret\r\nx-other-hop: 1\r\nX-Kept: 2\r\n")
+	defer nc.Close()
+	got = up.lastRequest(t).Header
+	if got.Get("X-Hop-Secret") != "" || got.Get("X-Other-Hop") != "" || got.Get("X-Kept") != "2" {
+		t.Errorf("headers named in Connection were forwarded, or another was not: %v", got)
+	}
 }
 
 // deadAddr returns a loopback address nobody listens on.

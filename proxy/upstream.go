@@ -128,12 +128,13 @@ var hopByHop = map[string]bool{
 }
 
 // upstreamHeader builds the headers of the upstream request from the
-// client's: hop-by-hop headers removed, the route's forward and drop lists
+// client's: hop-by-hop headers removed (the fixed ones and those the
+// client's Connection header names), the route's forward and drop lists
 // applied, and X-Forwarded-For, -Proto and -Host set.
 func upstreamHeader(req *codec.Request, rc *config.Route) http.Header {
 	h := make(http.Header, len(req.Header)+3)
 	for k, v := range req.Header {
-		if hopByHop[k] || strings.HasPrefix(k, "X-Forwarded-") {
+		if hopByHop[k] || strings.HasPrefix(k, "X-Forwarded-") || containsFold(req.ConnectionOptions, k) {
 			continue
 		}
 		if rc.ForwardHeaders != nil && !containsFold(rc.ForwardHeaders, k) {
