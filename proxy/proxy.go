@@ -437,7 +437,19 @@ func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 		cancel()
 		if err != nil {
 			p.log.Debug("TLS handshake failed", "listener", l.cfg.Name, "client", clientAddr, "err", err)
-			p.metrics.handshake(l.cfg.Name, "", outcomeTLSFailed, 0)
+			status := 0
+			// A client that sends a plain HTTP request, such as a ws://
+			// URL for a wss:// listener, gets a status it can show, as
+			// net/http answers one, rather than only a closed socket.
+			var re tls.RecordHeaderError
+			if errors.As(err, &re) && re.Conn != nil && string(re.RecordHeader[:4]) == "GET " {
+				status = http.StatusBadRequest
+				const body = "this listener speaks TLS: connect with wss://\n"
+				raw.SetWriteDeadline(time.Now().Add(limits.HandshakeTimeout)) //nolint:errcheck // a failed deadline shows as a failed write
+				fmt.Fprintf(raw, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+					"Content-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+			}
+			p.metrics.handshake(l.cfg.Name, "", outcomeTLSFailed, status)
 			raw.Close()
 			return
 		}

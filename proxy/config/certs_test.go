@@ -17,13 +17,15 @@ import (
 // writeTestPKI writes, into a new temporary directory, a throwaway PKI
 // generated for this test run (no private key is committed):
 //
-//	ca.pem        a self-signed CA certificate
-//	cert.pem      a server certificate for localhost, signed by the CA
-//	key.pem       cert.pem's private key (PKCS #8)
-//	other-key.pem a key that does not match cert.pem
-//	expired.pem   an expired certificate for key.pem
-//	garbage.pem   text that holds no PEM block
-//	hello.txt     "hello", for file()
+//	ca.pem         a self-signed CA certificate
+//	cert.pem       a server certificate for localhost, signed by the CA
+//	key.pem        cert.pem's private key (PKCS #8)
+//	other-key.pem  a key that does not match cert.pem
+//	expired.pem    an expired certificate for key.pem
+//	client.pem     a client certificate (clientAuth), signed by the CA
+//	client-key.pem client.pem's private key
+//	garbage.pem    text that holds no PEM block
+//	hello.txt      "hello", for file()
 //
 // and returns the directory.
 func writeTestPKI(t testing.TB) string {
@@ -73,8 +75,8 @@ func writeTestPKI(t testing.TB) string {
 	}
 	writePEM("ca.pem", "CERTIFICATE", caDER)
 
-	leafKey := newKey()
-	leaf := func(serial int64, notAfter time.Time) []byte {
+	leafKey, clientKey := newKey(), newKey()
+	leaf := func(serial int64, notAfter time.Time, key *ecdsa.PrivateKey, usage x509.ExtKeyUsage) []byte {
 		tmpl := &x509.Certificate{
 			SerialNumber: big.NewInt(serial),
 			Subject:      pkix.Name{CommonName: "localhost"},
@@ -82,17 +84,19 @@ func writeTestPKI(t testing.TB) string {
 			NotBefore:    now.Add(-48 * time.Hour),
 			NotAfter:     notAfter,
 			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
 		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &leafKey.PublicKey, caKey)
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return der
 	}
-	writePEM("cert.pem", "CERTIFICATE", leaf(2, now.Add(24*time.Hour)))
-	writePEM("expired.pem", "CERTIFICATE", leaf(3, now.Add(-24*time.Hour)))
+	writePEM("cert.pem", "CERTIFICATE", leaf(2, now.Add(24*time.Hour), leafKey, x509.ExtKeyUsageServerAuth))
+	writePEM("expired.pem", "CERTIFICATE", leaf(3, now.Add(-24*time.Hour), leafKey, x509.ExtKeyUsageServerAuth))
 	writeKey("key.pem", leafKey)
+	writePEM("client.pem", "CERTIFICATE", leaf(4, now.Add(24*time.Hour), clientKey, x509.ExtKeyUsageClientAuth))
+	writeKey("client-key.pem", clientKey)
 	writeKey("other-key.pem", newKey())
 	write("garbage.pem", []byte("not a certificate\n"))
 	write("hello.txt", []byte("hello"))

@@ -70,8 +70,16 @@ type Listener struct {
 	ReusePort bool
 
 	// TLS is nil for a plain (ws) listener. For a listener with a tls block
-	// (wss) it holds the certificate, loaded at load time, MinVersion TLS
-	// 1.2, and NextProtos "http/1.1" (WebSocket upgrades need HTTP/1.1).
+	// (wss) it holds the certificate, loaded at load time, and NextProtos
+	// "http/1.1" (WebSocket upgrades need HTTP/1.1). MinVersion is TLS 1.2
+	// unless min_version = "1.3". CipherSuites are those of cipher_suites
+	// (TLS 1.2 only), or nil for Go's defaults. ClientCAs is the pool of
+	// client_ca_file, or nil; ClientAuth is tls.RequireAndVerifyClientCert
+	// (client_auth "require", the default with client_ca_file),
+	// tls.VerifyClientCertIfGiven ("optional") or tls.NoClientCert
+	// ("none", the default without client_ca_file). The proxy uses it as
+	// is for every connection, so a reload that loads the files again
+	// rotates certificates and CAs for new connections.
 	TLS *tls.Config
 
 	// CertFile and KeyFile are the paths of the tls block's cert_file and
@@ -79,6 +87,11 @@ type Listener struct {
 	// configuration can say where the certificate came from. Both are
 	// empty for a plain listener.
 	CertFile, KeyFile string
+
+	// ClientCAFile is the path of the tls block's client_ca_file, resolved
+	// like CertFile, whose certificates are TLS.ClientCAs. Empty when
+	// client_ca_file is not set: no client certificate is asked for.
+	ClientCAFile string
 
 	// DeclRange is the range of the block's header, `listener "name"`.
 	DeclRange hcl.Range
@@ -108,13 +121,22 @@ type Upstream struct {
 	// server_name is set, in which case the dialer should Clone the config
 	// and set ServerName to the host of the server it dials.
 	// InsecureSkipVerify is false unless insecure_skip_verify is true.
-	// MinVersion is TLS 1.2 and NextProtos is "http/1.1".
+	// Certificates holds the client certificate of cert_file and key_file,
+	// presented to servers that ask for one (mTLS), or is empty. MinVersion
+	// is TLS 1.2 unless min_version = "1.3"; CipherSuites are those of
+	// cipher_suites (TLS 1.2 only), or nil for Go's defaults. NextProtos
+	// is "http/1.1".
 	TLS *tls.Config
 
 	// CAFile is the path of the tls block's ca_file, resolved like
 	// Plugin.WasmPath, whose certificates are TLS.RootCAs. Empty when
 	// ca_file is not set: the system roots.
 	CAFile string
+
+	// CertFile and KeyFile are the paths of the tls block's cert_file and
+	// key_file, resolved like CAFile: the client certificate in
+	// TLS.Certificates. Both are empty when the upstream presents none.
+	CertFile, KeyFile string
 
 	// DeclRange is the range of the block's header, `upstream "name"`.
 	DeclRange hcl.Range

@@ -23,14 +23,17 @@ import (
 // max_connections of the global limits caps the whole proxy, and a route's
 // is the route's own cap (0: none), as in Limits.MaxConnections;
 // max_message_rate is a number, 0 for no limit, and message_burst 0 with
-// it. An
-// optional setting that is not set is null where null and an empty value
-// mean different things: a listener's or upstream's tls, an upstream's
-// ca_file and server_name, a plugin's cache_dir, a route's host, the one of
-// path and exact_path it does not use, headers, origins (null: any origin)
-// and forward_headers (null: every header; []: none). A plugin is also
-// described by the SHA-256 and size of its module and the hooks it
-// exports.
+// it. A tls block shows its files as paths, never their contents, and its
+// client_auth ("none", "optional" or "require") and min_version ("1.2" or
+// "1.3") as the values the configuration takes. An optional setting that
+// is not set is null where null and an empty value mean different things:
+// a listener's or upstream's tls, a listener's client_ca_file, an
+// upstream's ca_file, server_name, cert_file and key_file, the
+// cipher_suites of either (null: Go's defaults), a plugin's cache_dir, a
+// route's host, the one of path and exact_path it does not use, headers,
+// origins (null: any origin) and forward_headers (null: every header; []:
+// none). A plugin is also described by the SHA-256 and size of its module
+// and the hooks it exports.
 //
 // Secrets are replaced by the string "[redacted]": in a plugin's config,
 // every value whose expression reads env() or file() (all of it, for
@@ -98,8 +101,12 @@ type effectiveListener struct {
 }
 
 type effectiveServerTLS struct {
-	CertFile string `json:"cert_file"`
-	KeyFile  string `json:"key_file"`
+	CertFile     string   `json:"cert_file"`
+	KeyFile      string   `json:"key_file"`
+	ClientCAFile *string  `json:"client_ca_file"` // null: no client certificates
+	ClientAuth   string   `json:"client_auth"`
+	MinVersion   string   `json:"min_version"`
+	CipherSuites []string `json:"cipher_suites"` // null: Go's defaults
 }
 
 type effectiveUpstream struct {
@@ -111,9 +118,13 @@ type effectiveUpstream struct {
 }
 
 type effectiveClientTLS struct {
-	CAFile             *string `json:"ca_file"`     // null: the system roots
-	ServerName         *string `json:"server_name"` // null: each server's host
-	InsecureSkipVerify bool    `json:"insecure_skip_verify"`
+	CAFile             *string  `json:"ca_file"`     // null: the system roots
+	ServerName         *string  `json:"server_name"` // null: each server's host
+	InsecureSkipVerify bool     `json:"insecure_skip_verify"`
+	CertFile           *string  `json:"cert_file"` // null: no client certificate
+	KeyFile            *string  `json:"key_file"`
+	MinVersion         string   `json:"min_version"`
+	CipherSuites       []string `json:"cipher_suites"` // null: Go's defaults
 }
 
 type effectivePlugin struct {
@@ -180,7 +191,14 @@ type effectiveAdmin struct {
 func effectiveListenerOf(l *Listener) effectiveListener {
 	e := effectiveListener{Name: l.Name, Address: l.Address, ReusePort: l.ReusePort}
 	if l.TLS != nil {
-		e.TLS = &effectiveServerTLS{CertFile: l.CertFile, KeyFile: l.KeyFile}
+		e.TLS = &effectiveServerTLS{
+			CertFile:     l.CertFile,
+			KeyFile:      l.KeyFile,
+			ClientCAFile: optional(l.ClientCAFile),
+			ClientAuth:   clientAuthName(l.TLS.ClientAuth),
+			MinVersion:   tlsVersionName(l.TLS.MinVersion),
+			CipherSuites: cipherSuiteNames(l.TLS.CipherSuites),
+		}
 	}
 	return e
 }
@@ -200,6 +218,10 @@ func effectiveUpstreamOf(u *Upstream) effectiveUpstream {
 			CAFile:             optional(u.CAFile),
 			ServerName:         optional(u.TLS.ServerName),
 			InsecureSkipVerify: u.TLS.InsecureSkipVerify,
+			CertFile:           optional(u.CertFile),
+			KeyFile:            optional(u.KeyFile),
+			MinVersion:         tlsVersionName(u.TLS.MinVersion),
+			CipherSuites:       cipherSuiteNames(u.TLS.CipherSuites),
 		}
 	}
 	return e

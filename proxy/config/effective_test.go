@@ -40,7 +40,7 @@ func TestConfig_EffectiveJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	pki := writeTestPKI(t)
-	for _, name := range []string{"cert.pem", "key.pem", "ca.pem", "hello.txt"} {
+	for _, name := range []string{"cert.pem", "key.pem", "ca.pem", "client.pem", "client-key.pem", "hello.txt"} {
 		b, err := os.ReadFile(filepath.Join(pki, name))
 		if err != nil {
 			t.Fatal(err)

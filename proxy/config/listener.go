@@ -1,15 +1,11 @@
 package config
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -58,11 +54,10 @@ func (l *loader) addListener(b *listenerBody, baseDir string) {
 	}
 	l.checkOnce("tls", "in a listener", ranges)
 	if len(b.TLS) > 0 {
-		lis.TLS = l.serverTLS(b.TLS[0], baseDir)
+		var files tlsFiles
+		lis.TLS, files = l.serverTLS(b.TLS[0], baseDir)
 		if lis.TLS != nil {
-			t := b.TLS[0]
-			lis.CertFile = resolvePath(baseDir, *t.CertFile)
-			lis.KeyFile = resolvePath(baseDir, *t.KeyFile)
+			lis.CertFile, lis.KeyFile, lis.ClientCAFile = files.cert, files.key, files.ca
 		}
 	}
 }
@@ -136,84 +131,4 @@ func hostsOverlap(a, b string) bool {
 		return err == nil && ip.Is4()
 	}
 	return a == "0.0.0.0" && ipv4(b) || b == "0.0.0.0" && ipv4(a)
-}
-
-// serverTLS checks the tls block of a listener and loads its certificate.
-func (l *loader) serverTLS(b *listenerTLSBody, baseDir string) *tls.Config {
-	const (
-		certAllowed = "cert_file names a PEM file with the listener's certificate, " +
-			"followed by any intermediate certificates; a relative path is relative " +
-			"to the configuration's directory."
-		keyAllowed = "key_file names a PEM file with the private key of the " +
-			"certificate (PKCS #1, PKCS #8 or SEC 1 EC); a relative path is " +
-			"relative to the configuration's directory."
-	)
-	certPath := l.requiredPath(b.CertFile, b.CertFileRange, b.DefRange, "cert_file", certAllowed, baseDir)
-	keyPath := l.requiredPath(b.KeyFile, b.KeyFileRange, b.DefRange, "key_file", keyAllowed, baseDir)
-	if certPath == "" || keyPath == "" {
-		return nil
-	}
-	certPEM, err := readFile(certPath)
-	if err != nil {
-		l.errorf(b.CertFileRange, "Cannot read certificate", "%s. %s", err, certAllowed)
-	}
-	keyPEM, err := readFile(keyPath)
-	if err != nil {
-		l.errorf(b.KeyFileRange, "Cannot read private key", "%s. %s", err, keyAllowed)
-	}
-	if certPEM == nil || keyPEM == nil {
-		return nil
-	}
-	leaf, err := firstCertificate(certPEM)
-	if err != nil {
-		l.errorf(b.CertFileRange, "Invalid certificate", "%s holds no usable certificate: %s. %s", certPath, err, certAllowed)
-		return nil
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		l.errorf(b.KeyFileRange, "Invalid private key",
-			"%s holds no private key that matches the certificate in %s: %s. %s",
-			keyPath, certPath, strings.TrimPrefix(err.Error(), "tls: "), keyAllowed)
-		return nil
-	}
-	if now := time.Now(); now.After(leaf.NotAfter) {
-		l.warnf(b.CertFileRange, "Certificate expired",
-			"The certificate in %s expired on %s: clients will refuse it. Renew it.",
-			certPath, leaf.NotAfter.UTC().Format(time.DateOnly))
-	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
-		NextProtos:   []string{"http/1.1"},
-	}
-}
-
-// requiredPath checks a file attribute that must be set, and resolves it.
-// It returns "" after reporting a problem.
-func (l *loader) requiredPath(v *string, rng, blockRange hcl.Range, name, allowed, baseDir string) string {
-	switch {
-	case l.failed(rng):
-		return ""
-	case v == nil:
-		l.errorf(blockRange, "Missing "+name, "This tls block has no %s. %s", name, allowed)
-		return ""
-	case *v == "":
-		l.errorf(rng, "Empty "+name, "%s is empty. %s", name, allowed)
-		return ""
-	}
-	return resolvePath(baseDir, *v)
-}
-
-// firstCertificate parses the first certificate of a PEM file.
-func firstCertificate(data []byte) (*x509.Certificate, error) {
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			return nil, errors.New("no CERTIFICATE PEM block")
-		}
-		if block.Type == "CERTIFICATE" {
-			return x509.ParseCertificate(block.Bytes)
-		}
-	}
 }

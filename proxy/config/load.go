@@ -17,9 +17,10 @@ import (
 // Load reads the configuration at path: one .hcl file, or every *.hcl file
 // of a directory (not its subdirectories, and not files whose name starts
 // with a dot) in lexical order, merged as one configuration. Relative paths
-// in a file (file(), cert_file, key_file, ca_file, wasm, cache_dir) resolve
-// against the file's directory. Plugin modules are read and checked against
-// the plugin ABI; nothing is compiled to machine code and no instance runs.
+// in a file (file(), cert_file, key_file, ca_file, client_ca_file, wasm,
+// cache_dir) resolve against the file's directory. Plugin modules are read
+// and checked against the plugin ABI; nothing is compiled to machine code
+// and no instance runs.
 //
 // On success the diagnostics hold at most warnings. When they hold an
 // error, the returned Config is still non-nil but holds only Files, so that
@@ -73,7 +74,8 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 // Parse parses and validates configuration source held in memory, such as
 // an embedded default configuration. filename names the source in
 // diagnostics; baseDir is the directory against which relative paths
-// (file(), cert_file, key_file, ca_file, wasm, cache_dir) resolve.
+// (file(), cert_file, key_file, ca_file, client_ca_file, wasm,
+// cache_dir) resolve.
 //
 // The results are those of Load: on error the Config holds only Files.
 func Parse(src []byte, filename, baseDir string) (*Config, hcl.Diagnostics) {

@@ -40,11 +40,20 @@ type listenerBody struct {
 
 type listenerTLSBody struct {
 	DefRange hcl.Range `hcl:",def_range"`
+	Body     hcl.Body  `hcl:",body"`
 
-	CertFile      *string   `hcl:"cert_file,optional"`
-	CertFileRange hcl.Range `hcl:"cert_file,attr_value_range"`
-	KeyFile       *string   `hcl:"key_file,optional"`
-	KeyFileRange  hcl.Range `hcl:"key_file,attr_value_range"`
+	CertFile          *string   `hcl:"cert_file,optional"`
+	CertFileRange     hcl.Range `hcl:"cert_file,attr_value_range"`
+	KeyFile           *string   `hcl:"key_file,optional"`
+	KeyFileRange      hcl.Range `hcl:"key_file,attr_value_range"`
+	ClientCAFile      *string   `hcl:"client_ca_file,optional"`
+	ClientCAFileRange hcl.Range `hcl:"client_ca_file,attr_value_range"`
+	ClientAuth        *string   `hcl:"client_auth,optional"`
+	ClientAuthRange   hcl.Range `hcl:"client_auth,attr_value_range"`
+	MinVersion        *string   `hcl:"min_version,optional"`
+	MinVersionRange   hcl.Range `hcl:"min_version,attr_value_range"`
+	CipherSuites      []string  `hcl:"cipher_suites,optional"`
+	CipherSuitesRange hcl.Range `hcl:"cipher_suites,attr_value_range"`
 }
 
 type upstreamBody struct {
@@ -65,6 +74,7 @@ type upstreamBody struct {
 
 type upstreamTLSBody struct {
 	DefRange hcl.Range `hcl:",def_range"`
+	Body     hcl.Body  `hcl:",body"`
 
 	CAFile                  *string   `hcl:"ca_file,optional"`
 	CAFileRange             hcl.Range `hcl:"ca_file,attr_value_range"`
@@ -72,6 +82,14 @@ type upstreamTLSBody struct {
 	InsecureSkipVerifyRange hcl.Range `hcl:"insecure_skip_verify,attr_value_range"`
 	ServerName              *string   `hcl:"server_name,optional"`
 	ServerNameRange         hcl.Range `hcl:"server_name,attr_value_range"`
+	CertFile                *string   `hcl:"cert_file,optional"`
+	CertFileRange           hcl.Range `hcl:"cert_file,attr_value_range"`
+	KeyFile                 *string   `hcl:"key_file,optional"`
+	KeyFileRange            hcl.Range `hcl:"key_file,attr_value_range"`
+	MinVersion              *string   `hcl:"min_version,optional"`
+	MinVersionRange         hcl.Range `hcl:"min_version,attr_value_range"`
+	CipherSuites            []string  `hcl:"cipher_suites,optional"`
+	CipherSuitesRange       hcl.Range `hcl:"cipher_suites,attr_value_range"`
 }
 
 type routeBody struct {
@@ -296,6 +314,12 @@ func attrType(name string) string {
 		return `a list of strings, e.g. ["Cookie", "Authorization"]`
 	case "filters":
 		return `a list of plugin names, e.g. ["auth", "log"]`
+	case "cipher_suites":
+		return `a list of cipher suite names, e.g. ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]`
+	case "min_version":
+		return `a string, "1.2" or "1.3"`
+	case "client_auth":
+		return `a string, "require", "optional" or "none"`
 	case "instances":
 		return "a whole number, e.g. 4"
 	case "max_connections":

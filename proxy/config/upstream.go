@@ -1,8 +1,6 @@
 package config
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"net/url"
 	"strconv"
@@ -73,11 +71,9 @@ func (l *loader) addUpstream(b *upstreamBody, baseDir string) {
 					"Use wss:// server URLs, or remove the tls block.", b.Name)
 		}
 	}
-	if cfg := l.clientTLS(tb, b.Name, baseDir); anyWSS {
+	if cfg, files := l.clientTLS(tb, b.Name, baseDir); anyWSS {
 		up.TLS = cfg
-		if tb != nil && tb.CAFile != nil {
-			up.CAFile = resolvePath(baseDir, *tb.CAFile)
-		}
+		up.CAFile, up.CertFile, up.KeyFile = files.ca, files.cert, files.key
 	}
 }
 
@@ -113,53 +109,6 @@ func parseServerURL(s string) (*url.URL, string) {
 		}
 	}
 	return u, ""
-}
-
-// clientTLS checks the tls block of an upstream (b may be nil, for none)
-// and builds the TLS configuration of its wss servers.
-func (l *loader) clientTLS(b *upstreamTLSBody, upstream, baseDir string) *tls.Config {
-	cfg := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		NextProtos: []string{"http/1.1"},
-	}
-	if b == nil {
-		return cfg
-	}
-	const caAllowed = "ca_file names a PEM file with the certificates of the CAs " +
-		"that sign the upstream's certificates; a relative path is relative to " +
-		"the configuration's directory. Without ca_file, the system's roots are used."
-	if b.CAFile != nil && !l.failed(b.CAFileRange) {
-		path := resolvePath(baseDir, *b.CAFile)
-		data, err := readFile(path)
-		switch {
-		case err != nil:
-			l.errorf(b.CAFileRange, "Cannot read CA file", "%s. %s", err, caAllowed)
-		default:
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(data) {
-				l.errorf(b.CAFileRange, "Invalid CA file", "%s holds no PEM certificate that can be parsed. %s", path, caAllowed)
-			}
-			cfg.RootCAs = pool
-		}
-	}
-	if b.InsecureSkipVerify != nil && *b.InsecureSkipVerify && !l.failed(b.InsecureSkipVerifyRange) {
-		cfg.InsecureSkipVerify = true
-		l.warnf(b.InsecureSkipVerifyRange, "TLS verification disabled",
-			"insecure_skip_verify = true: wasmgate will accept any certificate from "+
-				"the wss servers of upstream %q, so anyone on the network path can "+
-				"impersonate them. Use ca_file to trust a private CA instead.", upstream)
-	}
-	if b.ServerName != nil && !l.failed(b.ServerNameRange) {
-		name := *b.ServerName
-		if reason := checkHostname(name); reason != "" {
-			l.errorf(b.ServerNameRange, "Invalid server_name",
-				"%q is not a host name: %s. server_name is the name that the wss "+
-					"servers' certificates must carry (and that is sent as SNI), "+
-					`e.g. "chat.internal".`, name, reason)
-		}
-		cfg.ServerName = name
-	}
-	return cfg
 }
 
 // duration parses the value of a duration attribute. ok is false when the

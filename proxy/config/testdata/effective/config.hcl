@@ -7,8 +7,11 @@ listener "public" {
   address    = "0.0.0.0:8443"
   reuse_port = true
   tls {
-    cert_file = "cert.pem"
-    key_file  = "key.pem"
+    cert_file      = "cert.pem"
+    key_file       = "key.pem"
+    client_ca_file = "ca.pem"
+    client_auth    = "optional"
+    cipher_suites  = ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"]
   }
 }
 
@@ -22,6 +25,9 @@ upstream "chat" {
   tls {
     ca_file     = "ca.pem"
     server_name = "chat.internal"
+    cert_file   = "client.pem"
+    key_file    = "client-key.pem"
+    min_version = "1.3"
   }
 }
 
