@@ -3,6 +3,7 @@ package netpoll
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -15,22 +16,32 @@ type poller struct {
 }
 
 var (
-	pollerOnce sync.Once
-	thePoller  *poller
-	pollerErr  error
+	thePoller atomic.Pointer[poller]
+	pollerMu  sync.Mutex // held while the poller is created
+
+	epollCreate = func() (int, error) { return syscall.EpollCreate1(syscall.EPOLL_CLOEXEC) }
 )
 
+// defaultPoller returns the process's poller, creating it on first use. A
+// failure to create it is not kept: it is most likely a passing shortage
+// of file descriptors (EMFILE), and the next call tries again.
 func defaultPoller() (*poller, error) {
-	pollerOnce.Do(func() {
-		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-		if err != nil {
-			pollerErr = fmt.Errorf("netpoll: epoll_create1: %w", err)
-			return
-		}
-		thePoller = &poller{epfd: epfd, waiting: make(map[int]func())}
-		go thePoller.loop()
-	})
-	return thePoller, pollerErr
+	if p := thePoller.Load(); p != nil {
+		return p, nil
+	}
+	pollerMu.Lock()
+	defer pollerMu.Unlock()
+	if p := thePoller.Load(); p != nil {
+		return p, nil
+	}
+	epfd, err := epollCreate()
+	if err != nil {
+		return nil, fmt.Errorf("netpoll: epoll_create1: %w", err)
+	}
+	p := &poller{epfd: epfd, waiting: make(map[int]func())}
+	go p.loop()
+	thePoller.Store(p)
+	return p, nil
 }
 
 const events = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
