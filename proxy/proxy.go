@@ -367,11 +367,21 @@ func (p *Proxy) liveGens() []*generation {
 	return gens
 }
 
-// acceptLoop accepts connections until the socket is closed. Accept
-// errors such as running out of file descriptors back off instead of
-// spinning.
+// acceptLoop accepts connections until the socket is closed. A failed
+// Accept backs off, 5 ms doubling to 1 s, instead of spinning: out of file
+// descriptors, the pending connection stays in the kernel's queue and
+// Accept would fail again at once. It waits there to be accepted when
+// descriptors are freed; no spare descriptor is kept to accept and close
+// it (see RATIONALE.md). Each failure is logged at debug level; at error
+// level the first is, and then one per fdReportInterval at most, so that
+// a sustained exhaustion cannot flood the log.
 func (p *Proxy) acceptLoop(s *socket) {
-	var backoff time.Duration
+	var (
+		backoff  time.Duration
+		failures int // since the last connection accepted
+		report   fdReport
+	)
+	addr := s.ln.Addr().String()
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
@@ -379,9 +389,24 @@ func (p *Proxy) acceptLoop(s *socket) {
 				return
 			}
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			p.log.Error("accept failed; backing off", "address", s.ln.Addr().String(), "err", err, "backoff", backoff)
+			failures++
+			p.log.Debug("accept failed", "address", addr, "err", err, "backoff", backoff)
+			if due, unlogged := report.due(time.Now()); due {
+				if advice, ok := fdAdvice(err); ok {
+					p.log.Error("accept failed: "+advice+"; backing off", "address", addr,
+						"open_files_limit", openFilesLimit(), "max_connections", p.gen.Load().cfg.Limits.MaxConnections,
+						"err", err, "backoff", backoff, "unlogged_failures", unlogged)
+				} else {
+					p.log.Error("accept failed; backing off", "address", addr, "err", err, "backoff", backoff, "unlogged_failures", unlogged)
+				}
+			}
 			time.Sleep(backoff)
 			continue
+		}
+		if failures > 0 {
+			p.log.Info("accepting again", "address", addr, "failed_accepts", failures)
+			failures = 0
+			report.reset()
 		}
 		backoff = 0
 		p.mu.Lock()
@@ -401,7 +426,7 @@ func (p *Proxy) acceptLoop(s *socket) {
 const (
 	outcomeAccepted       = "accepted"
 	outcomeRejected       = "rejected"        // no route, origin, or a filter
-	outcomeLimited        = "limited"         // a connection cap is reached
+	outcomeLimited        = "limited"         // a connection cap is reached, or the proxy's file descriptors
 	outcomeUpstreamFailed = "upstream_failed" // the upstream refused or could not be reached
 	outcomeBadRequest     = "bad_request"     // malformed, too large or too slow
 	outcomeClientGone     = "client_gone"     // the client left during the handshake
@@ -503,6 +528,9 @@ func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 				p.log.Warn("upstream dial failed", "route", r.cfg.Name, "upstream", target.cfg.Name, "server", server.String(), "err", err)
 			})
 			if err != nil {
+				if errors.Is(err, errOutOfFiles) {
+					outcome = outcomeLimited // the proxy's own limit, not the upstream's
+				}
 				if filters != nil {
 					filters.Abort("upstream unavailable")
 				}

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wasmgate/wasmgate/codec"
@@ -42,9 +44,16 @@ type dialResult struct {
 // carrying the status for the client: the upstream's own 4xx, 504 when
 // every failure was a timeout, 502 otherwise.
 //
+// A dial that fails because the proxy itself is out of file descriptors
+// (EMFILE, ENFILE) is not the upstream's fault: it is not failed over, as
+// every server would fail alike, and the client gets 503 with Retry-After,
+// the proxy being overloaded; the error wraps errOutOfFiles. Such failures
+// are logged at most once per fdReportInterval, with the advice.
+//
 // verdict, when not nil, holds the filters' edits of the upstream request's
-// headers and request-target. Each attempt's duration goes to timing; each
-// failure to log.
+// headers and request-target. Each attempt's duration goes to timing
+// (except one that failed for want of a file descriptor: no upstream was
+// tried); each failure to log.
 func (u *upstream) dial(ctx context.Context, req *codec.Request, r *route, verdict *plugins.Verdict, opts *codec.Options, timing dialTiming, log func(server *url.URL, err error)) (*dialResult, error) {
 	servers := u.cfg.Servers
 	start := int(u.next.Add(1)-1) % len(servers)
@@ -73,6 +82,14 @@ func (u *upstream) dial(ctx context.Context, req *codec.Request, r *route, verdi
 		if err == nil {
 			timing.ok.Observe(time.Since(start).Seconds())
 			return &dialResult{conn: conn, hs: hs, upstream: u.cfg.Name, server: server}, nil
+		}
+		if advice, ok := fdAdvice(err); ok {
+			if due, unlogged := dialFiles.due(time.Now()); due {
+				log(server, fmt.Errorf("%s (open-file limit %s, %d such dial failures not logged since the last line): %w",
+					advice, openFilesLimit(), unlogged, err))
+			}
+			return nil, fmt.Errorf("%w: %w", errOutOfFiles,
+				limitRejection(http.StatusServiceUnavailable, "proxy overloaded: out of file descriptors, retry later"))
 		}
 		timing.failed.Observe(time.Since(start).Seconds())
 		log(server, err)
@@ -166,4 +183,61 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// errOutOfFiles marks a dial that failed because the proxy itself has no
+// file descriptor left for the upstream's socket.
+var errOutOfFiles = errors.New("proxy: out of file descriptors")
+
+// fdReportInterval is how often at most a place that keeps running out of
+// file descriptors logs it at warning or error level.
+const fdReportInterval = 10 * time.Second
+
+// dialFiles rate-limits the log lines of dials that fail for want of a
+// file descriptor. It is the process's, as the descriptor table is: every
+// upstream of every proxy in the process would fail alike.
+var dialFiles fdReport
+
+// fdReport rate-limits the log lines of one place that runs out of file
+// descriptors (or fails for another reason that repeats): the first
+// failure is logged at once, later ones at most once per
+// fdReportInterval, with how many went unlogged in between.
+type fdReport struct {
+	mu       sync.Mutex
+	last     time.Time // of the last line logged; zero: none since reset
+	unlogged int
+}
+
+// due reports whether a failure at now is to be logged, and if so how
+// many failures since the last logged one were not.
+func (r *fdReport) due(now time.Time) (bool, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.last.IsZero() && now.Sub(r.last) < fdReportInterval {
+		r.unlogged++
+		return false, 0
+	}
+	n := r.unlogged
+	r.last, r.unlogged = now, 0
+	return true, n
+}
+
+// reset forgets the failures: the next one is logged at once.
+func (r *fdReport) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last, r.unlogged = time.Time{}, 0
+}
+
+// fdAdvice says what to do when err is the process (EMFILE) or the whole
+// system (ENFILE) running out of file descriptors; ok is false for any
+// other error.
+func fdAdvice(err error) (advice string, ok bool) {
+	switch {
+	case errors.Is(err, syscall.EMFILE):
+		return "the process is out of file descriptors: raise its open-file limit (ulimit -n, systemd LimitNOFILE) or lower max_connections", true
+	case errors.Is(err, syscall.ENFILE):
+		return "the system is out of file descriptors: raise its limit (sysctl fs.file-max) or lower max_connections", true
+	}
+	return "", false
 }
