@@ -348,8 +348,8 @@ func (c *Conn) nextFrame() (frameHeader, []byte, error) {
 	}
 	// A peer that sends garbage is failed on its first two bytes, not
 	// after a length that may never come.
-	if err := c.checkFirstBytes(c.buf[c.r], c.buf[c.r+1]); err != nil {
-		return frameHeader{}, nil, err
+	if b0, b1 := c.buf[c.r], c.buf[c.r+1]; !c.firstBytesOK(b0, b1) {
+		return frameHeader{}, nil, c.firstBytesError(b0, b1)
 	}
 	hsize := 2
 	switch c.buf[c.r+1] & 0x7f {
@@ -394,11 +394,28 @@ func (c *Conn) nextFrame() (frameHeader, []byte, error) {
 	return h, payload, nil
 }
 
-// checkFirstBytes applies the rules of RFC 6455 that a frame's first two
+// firstBytesOK applies the rules of RFC 6455 that a frame's first two
 // bytes decide: reserved bits, masking by role, reserved opcodes, and
 // control frames that are fragmented or announce more than 125 bytes.
-// checkHeader applies them again with the rest.
-func (c *Conn) checkFirstBytes(b0, b1 byte) error {
+// checkHeader applies them again with the rest. It is small enough to be
+// inlined: it runs for every frame.
+func (c *Conn) firstBytesOK(b0, b1 byte) bool {
+	if b0&(rsv1|rsv2|rsv3) != 0 || (b1&0x80 != 0) != (c.role == ServerRole) {
+		return false
+	}
+	switch op := Opcode(b0 & 0x0f); {
+	case op <= OpBinary:
+		return true
+	case op >= OpClose && op <= OpPong:
+		return b0&fin != 0 && b1&0x7f <= maxControlPayload
+	}
+	return false
+}
+
+// firstBytesError words the error of first bytes that firstBytesOK
+// refused: checkHeader does, and a state it changes is of a connection
+// that fails anyway.
+func (c *Conn) firstBytesError(b0, b1 byte) error {
 	h := frameHeader{
 		fin:    b0&fin != 0,
 		rsv:    b0 & (rsv1 | rsv2 | rsv3),
@@ -406,17 +423,6 @@ func (c *Conn) checkFirstBytes(b0, b1 byte) error {
 		masked: b1&0x80 != 0,
 		length: int64(b1 & 0x7f),
 	}
-	switch {
-	case h.rsv != 0, c.role == ServerRole && !h.masked, c.role == ClientRole && h.masked:
-	case h.op == OpPing || h.op == OpPong || h.op == OpClose:
-		if h.fin && h.length <= maxControlPayload {
-			return nil
-		}
-	case h.op == OpText || h.op == OpBinary || h.op == OpContinuation:
-		return nil
-	}
-	// Only errors remain: checkHeader words them, and a state it changes
-	// is of a connection that fails anyway.
 	return c.checkHeader(&h)
 }
 
