@@ -271,9 +271,11 @@ func TestFaults(t *testing.T) {
 	src.WriteString(`
 listener "public" { address = "127.0.0.1:0" }
 limits {
-  max_message_size = "1MiB"
-  close_timeout    = "300ms"
-  write_timeout    = "500ms"
+  max_message_size  = "1MiB"
+  close_timeout     = "300ms"
+  write_timeout     = "500ms"
+  handshake_timeout = "500ms"
+  max_header_size   = "4KiB"
 }
 `)
 	for name, addr := range upstreams {
@@ -333,6 +335,50 @@ route %[1]q {
 		name string
 		run  func(t *testing.T)
 	}{
+		{"client sends its request slowly (slowloris)", func(t *testing.T) {
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			nc.SetDeadline(time.Now().Add(20 * time.Second))
+			br := bufio.NewReader(nc)
+			// A byte at a time, slower than the handshake timeout allows
+			// for the whole request; the writes stop when the proxy
+			// answers and closes.
+			go func() {
+				for _, b := range []byte("GET /echo HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n") {
+					if _, err := nc.Write([]byte{b}); err != nil {
+						return
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}()
+			if first, _, err := readHead(br); err != nil || !strings.Contains(first, " 408 ") {
+				t.Errorf("got %q (%v), want 408", first, err)
+			}
+			if _, err := io.Copy(io.Discard, br); err != nil && !isReset(err) {
+				t.Errorf("the socket was not closed after the 408: %v", err)
+			}
+		}},
+		{"client sends an oversized request", func(t *testing.T) {
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			nc.SetDeadline(time.Now().Add(20 * time.Second))
+			// The proxy answers once 4 KiB are read; what follows may meet
+			// a closed socket.
+			go fmt.Fprintf(nc, "GET /echo HTTP/1.1\r\nHost: test\r\nX-Big: %s\r\n", strings.Repeat("a", 64<<10))
+			br := bufio.NewReader(nc)
+			if first, _, err := readHead(br); err != nil || !strings.Contains(first, " 431 ") {
+				t.Errorf("got %q (%v), want 431", first, err)
+			}
+			if _, err := io.Copy(io.Discard, br); err != nil && !isReset(err) {
+				t.Errorf("the socket was not closed after the 431: %v", err)
+			}
+		}},
 		{"upstream refuses", refused("refuses", http.StatusBadGateway)},
 		{"upstream times out", refused("silent", http.StatusGatewayTimeout)},
 		{"upstream answers 500", refused("status500", http.StatusBadGateway)},
