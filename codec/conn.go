@@ -714,9 +714,10 @@ func (c *Conn) onClose(payload []byte) error {
 	}
 	c.closeRecv.Store(true)
 	if !c.opts.ManualClose {
-		if err := c.writeClose(code, ""); err != nil && !errors.Is(err, ErrClosed) {
-			return err
-		}
+		// The answer is best effort: the peer's close is what the reader
+		// learns, even when the peer no longer reads (it may have closed
+		// its socket right after its close frame).
+		c.writeClose(code, "") //nolint:errcheck // see above
 	}
 	return &CloseError{Code: code, Reason: reason}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -64,5 +65,27 @@ func TestConn_EOFInsideASmallPayload(t *testing.T) {
 		if !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Errorf("payload of %d missing: %v, want io.ErrUnexpectedEOF", n, err)
 		}
+	}
+}
+
+// brokenWriteConn replays a byte stream, and every write to it fails, as
+// to a peer that closed its socket right after its close frame.
+type brokenWriteConn struct{ replayConn }
+
+func (c *brokenWriteConn) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// The peer's close is what the reader learns even when the answer to it
+// cannot be written.
+func TestConn_CloseWhenTheAnswerFails(t *testing.T) {
+	w := &recordConn{}
+	server := NewConn(w, ServerRole, nil, nil)
+	if err := server.WriteClose(4001, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	client := NewConn(&brokenWriteConn{replayConn{data: w.buf}}, ClientRole, nil, nil)
+	_, _, err := client.ReadMessage()
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != 4001 || ce.Reason != "bye" {
+		t.Fatalf("ReadMessage: %v, want the peer's close 4001 \"bye\"", err)
 	}
 }

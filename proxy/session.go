@@ -38,6 +38,10 @@ type session struct {
 	// closing is set by whoever starts closing the session: a pump that
 	// ended, or a shutdown. The other pump then only drains its source.
 	closing atomic.Bool
+	// lateFilterClose is a filter's close (its failure, mostly) that came
+	// while the session was already closing: what it held back from the
+	// client may be missing, so the client's close is answered with it.
+	lateFilterClose atomic.Pointer[filterCloseError]
 
 	// What was relayed each way: up from the client to the upstream,
 	// down from the upstream to the client.
@@ -178,6 +182,15 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 	var ce *codec.CloseError
 	closed := errors.As(err, &ce)
 	if s.closing.Swap(true) {
+		var fe *filterCloseError
+		if errors.As(err, &fe) {
+			// The filters failed or closed while the session closed:
+			// src's close answer is still to be read, and the client is
+			// told.
+			s.lateFilterClose.CompareAndSwap(nil, fe)
+			drain(src)
+			return
+		}
 		if closed && dst.PeerClosed() {
 			dst.WriteClose(ce.Code, ce.Reason) //nolint:errcheck // ErrClosed when dst was answered already
 		}
@@ -212,6 +225,12 @@ func (s *session) end(err error, src, dst *codec.Conn) {
 		s.logDebug("close", "from", side(srcIsClient), "code", int(ce.Code), "reason", ce.Reason)
 		dst.WriteClose(ce.Code, ce.Reason) //nolint:errcheck // a broken dst ends the other pump
 		s.await(other, dst)
+		if fe := s.lateFilterClose.Load(); fe != nil && srcIsClient {
+			// Messages on their way to the client may have been held
+			// back by the failed filter: its close says so.
+			src.Close(fe.code, fe.reason) //nolint:errcheck // ErrClosed when answered
+			break
+		}
 		src.Close(ce.Code, "") //nolint:errcheck // ErrClosed when answered
 	case errors.Is(err, errIdle):
 		s.recordEnd(closeEnd{by: closedByProxy, code: codec.CloseGoingAway, reason: "idle timeout"})
@@ -321,6 +340,9 @@ func (s *session) shutdown() {
 // answer within the close timeout are closed.
 func (s *session) closeBoth(code codec.StatusCode, reason string, e closeEnd) {
 	if s.closing.Swap(true) {
+		if e.by == closedByFilter {
+			s.lateFilterClose.CompareAndSwap(nil, &filterCloseError{code: code, reason: reason})
+		}
 		return
 	}
 	s.recordEnd(e)

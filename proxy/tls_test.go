@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -493,7 +492,7 @@ limits { handshake_timeout = "300ms" }
 	failures := 1.0
 	expectTLSFailures(t, p, "public", failures)
 	time.Sleep(100 * time.Millisecond)
-	baseG, baseFD := runtime.NumGoroutine(), openFDs()
+	baseG, baseFD := goroutines(), openFDs()
 
 	// raw connects over TCP, sends what, and reads what the proxy answers
 	// until it closes the socket.
