@@ -56,6 +56,9 @@ type Response struct {
 	Protocol string
 	// Header holds extra headers for the 101 response.
 	Header http.Header
+	// Compression, when not nil, replaces Upgrader.Compression for this
+	// connection (a proxy sets it per route).
+	Compression *Compression
 }
 
 // RejectError refuses a handshake with an HTTP status. Return it from
@@ -92,6 +95,10 @@ var ErrHandshakeTimeout = errors.New("codec: handshake timeout")
 type Upgrader struct {
 	// Options configure the accepted Conn.
 	Options Options
+	// Compression, when not nil, accepts the client's first offer of
+	// permessage-deflate (RFC 7692) with these settings; see Compression.
+	// Nil declines every offer. Response.Compression overrides it.
+	Compression *Compression
 	// HandshakeTimeout bounds the time to read the request and answer it,
 	// Decide excluded. Default DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
@@ -105,7 +112,25 @@ type Upgrader struct {
 	// time (a proxy dials its upstream here): the handshake deadline is
 	// lifted while it runs. Optional.
 	Decide func(req *Request) (*Response, error)
+	// Plain answers a request that is not a WebSocket upgrade at all (a
+	// GET without an Upgrade header, as a browser sends for a page) with
+	// the response it returns; Upgrade then returns ErrNotUpgrade. When
+	// it returns nil, or without Plain, such a request gets 400.
+	// Optional.
+	Plain func(req *Request) *PlainResponse
 }
+
+// PlainResponse is the answer to a request that is not an upgrade. The
+// connection is closed after it.
+type PlainResponse struct {
+	Status int
+	Header http.Header // Content-Length and Connection are set by Upgrade
+	Body   []byte
+}
+
+// ErrNotUpgrade is returned by Upgrade for a request that was not a
+// WebSocket upgrade and that Upgrader.Plain answered.
+var ErrNotUpgrade = errors.New("codec: not a WebSocket upgrade request")
 
 // Upgrade reads an upgrade request from nc, answers it, and returns the
 // Conn and the request. On error it has answered with an HTTP status (400
@@ -137,6 +162,7 @@ func (u *Upgrader) Upgrade(nc net.Conn) (*Conn, *Request, error) {
 	}
 	var resp *Response
 	var decideErr error
+	var deflate *deflateAgreement
 	lr := &limitedConn{Conn: nc, left: maxBytes}
 	gu := ws.Upgrader{
 		ReadBufferSize: maxBytes,
@@ -193,13 +219,37 @@ func (u *Upgrader) Upgrade(nc net.Conn) (*Conn, *Request, error) {
 				}
 				h.Set("Sec-WebSocket-Protocol", resp.Protocol)
 			}
+			if deflate = u.negotiateDeflate(req, resp); deflate != nil {
+				if h == nil {
+					h = make(http.Header)
+				}
+				h.Set("Sec-WebSocket-Extensions", deflate.answer.String())
+			}
 			if h == nil {
 				return ws.HandshakeHeaderString(""), nil
 			}
 			return ws.HandshakeHeaderHTTP(h), nil
 		},
 	}
-	_, err := gu.Upgrade(lr)
+	var conn io.ReadWriter = lr
+	var err error
+	if u.Plain != nil {
+		// Whether the request is an upgrade is known only at its end,
+		// and gobwas/ws answers a plain GET at its first line that does
+		// not fit an upgrade: the head is read whole first.
+		var head []byte
+		if head, err = lr.readHead(); err == nil {
+			if lr.head.seen&fieldUpgrade == 0 {
+				parsePlainHead(head, req)
+				writePlain(nc, u.Plain(req))
+				return nil, req, ErrNotUpgrade
+			}
+			conn = &headReplay{head: head, limitedConn: lr}
+		}
+	}
+	if err == nil {
+		_, err = gu.Upgrade(conn)
+	}
 	if err != nil {
 		switch {
 		case decideErr != nil:
@@ -227,6 +277,9 @@ func (u *Upgrader) Upgrade(nc net.Conn) (*Conn, *Request, error) {
 	nc.SetDeadline(time.Time{}) //nolint:errcheck // see above
 	c := NewConn(nc, ServerRole, &u.Options, nil)
 	c.subprotocol = resp.Protocol
+	if deflate != nil {
+		c.enableDeflate(deflate.cfg, deflate.answer.String(), deflate.answer.effective())
+	}
 	return c, req, nil
 }
 
@@ -253,6 +306,29 @@ func writeStatus(nc net.Conn, status int, header, body string) {
 	bw.Flush() //nolint:errcheck // best effort
 }
 
+// writePlain writes resp, or a 400 when it is nil, best effort as
+// writeStatus does.
+func writePlain(nc net.Conn, resp *PlainResponse) {
+	if resp == nil {
+		writeStatus(nc, http.StatusBadRequest, "", "not a WebSocket upgrade request")
+		return
+	}
+	nc.SetWriteDeadline(time.Now().Add(time.Second)) //nolint:errcheck // best effort
+	bw := bufio.NewWriterSize(nc, 4096)
+	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\n", resp.Status, statusText(resp.Status))
+	for k, vs := range resp.Header {
+		if k == "Content-Length" || k == "Connection" {
+			continue
+		}
+		for _, v := range vs {
+			fmt.Fprintf(bw, "%s: %s\r\n", k, v)
+		}
+	}
+	fmt.Fprintf(bw, "Content-Length: %d\r\nConnection: close\r\n\r\n", len(resp.Body))
+	bw.Write(resp.Body) //nolint:errcheck // best effort
+	bw.Flush()          //nolint:errcheck // best effort
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
@@ -267,6 +343,61 @@ type limitedConn struct {
 	exceeded bool
 	// head checks the bytes as they pass, for what gobwas/ws lets through.
 	head headScanner
+}
+
+// readHead reads until the end of the request head and returns what it
+// read, which may go beyond it.
+func (l *limitedConn) readHead() ([]byte, error) {
+	buf := make([]byte, 0, 1024)
+	for l.head.state != headDone {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := l.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil && l.head.state != headDone {
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+// headReplay gives gobwas/ws the bytes readHead took before the rest.
+type headReplay struct {
+	head []byte
+	*limitedConn
+}
+
+func (r *headReplay) Read(p []byte) (int, error) {
+	if len(r.head) > 0 {
+		n := copy(p, r.head)
+		r.head = r.head[n:]
+		return n, nil
+	}
+	return r.limitedConn.Read(p)
+}
+
+// parsePlainHead fills req from the head of a request that is not an
+// upgrade, which headScanner has checked: CRLF lines, a GET in
+// origin-form, token names right before their colon, no obs-fold.
+func parsePlainHead(head []byte, req *Request) {
+	lines := strings.Split(string(head), "\r\n")
+	if _, target, ok := strings.Cut(lines[0], " "); ok {
+		req.URI, _, _ = strings.Cut(target, " ")
+		req.Path, req.RawQuery, _ = strings.Cut(req.URI, "?")
+	}
+	for _, line := range lines[1:] {
+		if line == "" {
+			break
+		}
+		name, value, _ := strings.Cut(line, ":")
+		value = strings.Trim(value, " \t")
+		if k := http.CanonicalHeaderKey(name); k == "Host" {
+			req.Host = value
+		} else {
+			req.Header[k] = append(req.Header[k], value)
+		}
+	}
 }
 
 func (l *limitedConn) Read(p []byte) (int, error) {

@@ -431,6 +431,7 @@ const (
 	outcomeBadRequest     = "bad_request"     // malformed, too large or too slow
 	outcomeClientGone     = "client_gone"     // the client left during the handshake
 	outcomeTLSFailed      = "tls_failed"
+	outcomePage           = "page" // not an upgrade: the console page, or 404
 )
 
 // serveConn takes one client connection from TLS handshake to close.
@@ -540,7 +541,21 @@ func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 			return &codec.Response{Protocol: res.hs.Protocol}, nil
 		},
 	}
+	pageStatus := 0
+	if l.cfg.Console {
+		u.Plain = func(req *codec.Request) *codec.PlainResponse {
+			resp := consolePage(req)
+			pageStatus = resp.Status
+			return resp
+		}
+	}
 	client, req, err := u.Upgrade(nc)
+	if errors.Is(err, codec.ErrNotUpgrade) {
+		p.metrics.handshake(l.cfg.Name, "", outcomePage, pageStatus)
+		p.logRefused(l.cfg.Name, clientAddr, "", req, outcomePage, pageStatus, err)
+		nc.Close()
+		return
+	}
 	if err != nil {
 		status := 0
 		var rej *codec.RejectError

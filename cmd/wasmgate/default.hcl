@@ -8,6 +8,7 @@
 
 listener "demo" {
   address = {{ .Listen }}
+  console = true # a web page at / to try it from a browser
 }
 
 upstream "echo" {

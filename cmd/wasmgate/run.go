@@ -260,11 +260,19 @@ func writePlugins(w io.Writer, cfg *config.Config, p *proxy.Proxy) {
 
 // writeListeners writes where each listener of cfg listens, and its routes:
 //
-//	listener "public" on ws://127.0.0.1:8080
+//	listener "public" on ws://127.0.0.1:8080 (console: http://127.0.0.1:8080/)
 //	  route "chat": host chat.example.com, path prefix /ws/ -> upstream "chat" [ws://127.0.0.1:9000]
 func writeListeners(w io.Writer, cfg *config.Config, p *proxy.Proxy) {
 	for _, l := range cfg.Listeners {
-		fmt.Fprintf(w, "listener %q on %s\n", l.Name, listenerURL(l, p))
+		console := ""
+		if l.Console {
+			scheme := "http"
+			if l.TLS != nil {
+				scheme = "https"
+			}
+			console = fmt.Sprintf(" (console: %s://%s/)", scheme, p.Addr(l.Name))
+		}
+		fmt.Fprintf(w, "listener %q on %s%s\n", l.Name, listenerURL(l, p), console)
 		for _, r := range cfg.Routes {
 			if r.Listener != l {
 				continue

@@ -69,6 +69,12 @@ type Listener struct {
 	// holds as many connections as its open-file limit allows.
 	ReusePort bool
 
+	// Console serves a WebSocket console, a web page to send messages
+	// through the proxy and watch them come back, at "/" to requests that
+	// are not upgrades (console, default false). Other such requests get
+	// 404. Without it they get 400.
+	Console bool
+
 	// TLS is nil for a plain (ws) listener. For a listener with a tls block
 	// (wss) it holds the certificate, loaded at load time, and NextProtos
 	// "http/1.1" (WebSocket upgrades need HTTP/1.1). MinVersion is TLS 1.2

@@ -101,7 +101,7 @@ func TestParse_diagnostics(t *testing.T) {
 			want: []wantDiag{
 				{summary: "Missing listener address", at: "1:1"},
 				{summary: "Unsupported argument", at: "2:3",
-					detail: []string{`"adress"`, `Did you mean "address"?`, "allowed arguments are address, reuse_port; the allowed blocks are tls"}},
+					detail: []string{`"adress"`, `Did you mean "address"?`, "allowed arguments are address, console, reuse_port; the allowed blocks are tls"}},
 			},
 		},
 		{

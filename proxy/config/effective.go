@@ -97,6 +97,7 @@ type effectiveListener struct {
 	Name      string              `json:"name"`
 	Address   string              `json:"address"`
 	ReusePort bool                `json:"reuse_port"`
+	Console   bool                `json:"console"`
 	TLS       *effectiveServerTLS `json:"tls"`
 }
 
@@ -189,7 +190,7 @@ type effectiveAdmin struct {
 }
 
 func effectiveListenerOf(l *Listener) effectiveListener {
-	e := effectiveListener{Name: l.Name, Address: l.Address, ReusePort: l.ReusePort}
+	e := effectiveListener{Name: l.Name, Address: l.Address, ReusePort: l.ReusePort, Console: l.Console}
 	if l.TLS != nil {
 		e.TLS = &effectiveServerTLS{
 			CertFile:     l.CertFile,

@@ -125,7 +125,7 @@ func TestConfig_EffectiveJSON_defaults(t *testing.T) {
 		{name: "source", got: doc["source"], want: `"test.hcl"`},
 		{name: "admin", got: doc["admin"], want: `null`},
 		{name: "plugins", got: doc["plugins"], want: `[]`},
-		{name: "listener", got: doc["listeners"], want: `[{"address":"127.0.0.1:8080","name":"public","reuse_port":false,"tls":null}]`},
+		{name: "listener", got: doc["listeners"], want: `[{"address":"127.0.0.1:8080","console":false,"name":"public","reuse_port":false,"tls":null}]`},
 		{name: "upstream timeouts", got: []any{upstream["connect_timeout"], upstream["handshake_timeout"], upstream["tls"]}, want: `["5s","10s",null]`},
 		{name: "route host and path", got: []any{route["host"], route["path"], route["exact_path"]}, want: `[null,"/",null]`},
 		{name: "route header rules", got: []any{route["headers"], route["origins"], route["forward_headers"], route["drop_headers"], route["filters"]}, want: `[null,null,null,[],[]]`},

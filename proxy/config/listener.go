@@ -47,6 +47,9 @@ func (l *loader) addListener(b *listenerBody, baseDir string) {
 	if b.ReusePort != nil {
 		lis.ReusePort = *b.ReusePort
 	}
+	if b.Console != nil {
+		lis.Console = *b.Console
+	}
 
 	var ranges []hcl.Range
 	for _, t := range b.TLS {

@@ -65,6 +65,22 @@ func TestParse_valid(t *testing.T) {
 			},
 		},
 		{
+			name: "console",
+			src: lines(
+				`listener "public" {`,
+				`  address = "127.0.0.1:8080"`,
+				`  console = true`,
+				`}`,
+				`upstream "chat" { servers = ["ws://127.0.0.1:9000"] }`,
+				`route "chat" { upstream = "chat" }`,
+			),
+			check: func(t *testing.T, cfg *Config) {
+				if !cfg.Listeners[0].Console {
+					t.Errorf("Console = false, want true")
+				}
+			},
+		},
+		{
 			name: "minimal config gets every default",
 			src: lines(
 				`listener "public" { address = "127.0.0.1:8080" }`,
@@ -77,7 +93,7 @@ func TestParse_valid(t *testing.T) {
 						len(cfg.Listeners), len(cfg.Upstreams), len(cfg.Routes))
 				}
 				lis, up, r := cfg.Listeners[0], cfg.Upstreams[0], cfg.Routes[0]
-				if lis.Name != "public" || lis.Address != "127.0.0.1:8080" || lis.TLS != nil || lis.ReusePort {
+				if lis.Name != "public" || lis.Address != "127.0.0.1:8080" || lis.TLS != nil || lis.ReusePort || lis.Console {
 					t.Errorf("listener = %+v", lis)
 				}
 				if got := lis.DeclRange.String(); got != "test.hcl:1,1-18" {

@@ -34,6 +34,7 @@ type listenerBody struct {
 	Address      *string   `hcl:"address,optional"`
 	AddressRange hcl.Range `hcl:"address,attr_value_range"`
 	ReusePort    *bool     `hcl:"reuse_port,optional"`
+	Console      *bool     `hcl:"console,optional"`
 
 	TLS []*listenerTLSBody `hcl:"tls,block"`
 }
@@ -332,7 +333,7 @@ func attrType(name string) string {
 		return "a whole number of messages, at least 1, e.g. 100"
 	case "headers":
 		return `an object of header names and string values, e.g. { "X-Tenant" = "acme" }`
-	case "insecure_skip_verify", "reuse_port", "pprof", "require_tls":
+	case "insecure_skip_verify", "reuse_port", "console", "pprof", "require_tls":
 		return "true or false"
 	case "max_message_size", "max_frame_size", "client_max_message_size", "client_max_frame_size",
 		"upstream_max_message_size", "upstream_max_frame_size", "max_header_size", "memory_limit":
