@@ -4,7 +4,7 @@
 
 SDKS := go rust c assemblyscript
 
-.PHONY: all wasm check-wasm sdk-test test $(addprefix wasm-,$(SDKS))
+.PHONY: all wasm check-wasm sdk-test test soak $(addprefix wasm-,$(SDKS))
 
 all: wasm
 
@@ -32,3 +32,13 @@ sdk-test:
 
 test:
 	go test ./...
+
+# soak runs the opt-in soak test of the proxy (docs/soak.md): thousands of
+# connections, random messages and closes, a misbehaving plugin.
+# make soak SOAK=10m SOAK_CONNS=3000 changes its length and width; a run
+# longer than SOAK_TIMEOUT needs a larger one.
+SOAK ?= 3m
+SOAK_CONNS ?= 2000
+SOAK_TIMEOUT ?= 60m
+soak:
+	WASMGATE_SOAK=$(SOAK) WASMGATE_SOAK_CONNS=$(SOAK_CONNS) go test -count=1 -run '^TestSoak$$' -timeout $(SOAK_TIMEOUT) -v ./proxy
