@@ -122,6 +122,11 @@ func TestInteropChromium(t *testing.T) {
 			})
 		}
 	}
+	for _, l := range []struct{ scheme, url string }{{"ws", listeners["main"]}, {"wss", listeners["tls"]}} {
+		t.Run(l.scheme+"/console page", func(t *testing.T) {
+			testConsolePage(t, b, l.url)
+		})
+	}
 	t.Run("wss with a certificate not trusted", func(t *testing.T) {
 		// The browser trusts one key, not every certificate: the listener
 		// serves a client that trusts its certificate.
@@ -133,6 +138,68 @@ func TestInteropChromium(t *testing.T) {
 		c.CloseNow()
 		testBrowserCase(t, page, url, browserCase{refused: -1})
 	})
+}
+
+// consoleJS drives the console page (proxy/console/index.html) by its
+// element ids: it connects to url, sends a text and a binary message,
+// waits for their echoes, closes, and reports what the page shows.
+const consoleJS = `async function(url, text) {
+  const $ = (id) => document.getElementById(id);
+  const until = async (cond) => {
+    for (let i = 0; i < 600 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!cond()) throw new Error("timed out; the log says: " + ($("log") ? $("log").innerText : "no page"));
+  };
+  await until(() => document.readyState === "complete" && $("connect"));
+  $("url").value = url;
+  $("protocols").value = "chat.v2, chat.v1";
+  $("connect").click();
+  await until(() => $("state").textContent === "open");
+  $("message").value = text;
+  $("send-text").click();
+  $("send-binary").click();
+  const received = () => document.querySelectorAll("#log li[data-dir=in]");
+  await until(() => received().length === 2);
+  const entries = Array.from(received(), (li) => ({type: li.dataset.type, size: Number(li.dataset.size), text: li.firstChild.textContent}));
+  $("disconnect").click();
+  await until(() => $("state").textContent === "closed");
+  return {protocol: $("protocol").textContent, extensions: $("extensions").textContent, close: $("close").textContent, received: entries};
+}`
+
+// testConsolePage opens the console page that listenerURL's listener
+// serves (http:// for ws://, https:// for wss://) and sends messages
+// through it to the echo route of case 0.
+func testConsolePage(t *testing.T, b *cdpClient, listenerURL string) {
+	t.Helper()
+	pageURL := "http" + strings.TrimPrefix(listenerURL, "ws") + "/"
+	page := b.newPage(t, pageURL)
+	const text = "héllo 🌍 from the console"
+	var got struct {
+		Protocol, Extensions, Close string
+		Received                    []struct {
+			Type string
+			Size int
+			Text string
+		}
+	}
+	page.call(t, consoleJS, &got, listenerURL+"/case0/", text)
+	if got.Protocol != interopAccepted || got.Close != "1000" {
+		t.Errorf("the console shows subprotocol %q and close %q, want %q and 1000", got.Protocol, got.Close, interopAccepted)
+	}
+	hex := make([]string, 0, len(text))
+	for _, c := range []byte(text) {
+		hex = append(hex, fmt.Sprintf("%02x", c))
+	}
+	want := []struct {
+		typ, text string
+	}{{"text", text}, {"binary", strings.Join(hex, " ")}}
+	if len(got.Received) != len(want) {
+		t.Fatalf("the console received %+v, want the text and the binary echo", got.Received)
+	}
+	for i, w := range want {
+		if r := got.Received[i]; r.Type != w.typ || r.Size != len(text) || r.Text != w.text {
+			t.Errorf("entry %d of the console's log: %+v, want a %s message of %d bytes showing %q", i, r, w.typ, len(text), w.text)
+		}
+	}
 }
 
 // browserConfig is the proxy's configuration for browserCases: a ws://
@@ -153,10 +220,12 @@ func browserConfig(t *testing.T, echoAddr string, trusted, untrusted testCertifi
 	fmt.Fprintf(&b, `
 listener "main" {
   address = "127.0.0.1:0"
+  console = true
 }
 
 listener "tls" {
   address = "127.0.0.1:0"
+  console = true
   tls {
     cert_file = %q
     key_file  = %q
