@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -61,6 +62,10 @@ func requestKey(req []byte) string {
 // for another status, with a bounded body, and otherwise a *DialError.
 // Frames that follow the response in the same read must be read by the
 // Conn as a client reads them, within the limits.
+// http1Switching matches the status line of a 101 in HTTP/1.1 or a later
+// HTTP/1 minor version.
+var http1Switching = regexp.MustCompile(`^HTTP/1\.[1-9][0-9]* 101 `)
+
 func FuzzDialResponse(f *testing.F) {
 	ok := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
 	f.Add([]byte(ok + "\r\n"))
@@ -118,7 +123,9 @@ func FuzzDialResponse(f *testing.F) {
 			return
 		}
 		defer c.CloseNow()
-		if !bytes.HasPrefix(resp, []byte("HTTP/1.1 101 ")) {
+		// RFC 9110, section 2.5: a higher minor version of HTTP/1 is
+		// processed as HTTP/1.1.
+		if !http1Switching.Match(resp) {
 			t.Fatalf("dialed with the response %q", resp)
 		}
 		if hs.Protocol != "" && !slices.Contains(d.Protocols, hs.Protocol) {
