@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 )
 
@@ -32,6 +33,11 @@ type Dialer struct {
 	Host string
 	// Protocols are the subprotocols to offer, in order of preference.
 	Protocols []string
+	// Compression, when not nil, offers permessage-deflate (RFC 7692)
+	// with these settings; see Compression. The server's answer is
+	// checked strictly: one that RFC 7692 does not allow fails the dial.
+	// Nil offers no extension.
+	Compression *Compression
 	// TLSConfig is used for wss URLs. When nil, or when its ServerName is
 	// empty, the URL's host name is verified.
 	TLSConfig *tls.Config
@@ -49,6 +55,9 @@ type Dialer struct {
 type Handshake struct {
 	// Protocol is the subprotocol the server chose, or "".
 	Protocol string
+	// Extensions is the Sec-WebSocket-Extensions value the server
+	// answered (permessage-deflate and its parameters), or "".
+	Extensions string
 	// Header holds the 101 response's headers other than the handshake's
 	// own.
 	Header http.Header
@@ -192,6 +201,11 @@ func (d *Dialer) upgrade(ctx context.Context, nc net.Conn, u *url.URL) (*Conn, *
 			r.Body.Close()
 		},
 	}
+	var offer deflateParams
+	if d.Compression != nil {
+		offer = d.Compression.offer()
+		gd.Extensions = []httphead.Option{offer.option()}
+	}
 	if len(d.Header) > 0 {
 		h := make(http.Header, len(d.Header))
 		for k, v := range d.Header {
@@ -214,6 +228,22 @@ func (d *Dialer) upgrade(ctx context.Context, nc net.Conn, u *url.URL) (*Conn, *
 		}
 		return nil, nil, &DialError{Op: "handshake", URL: u.String(), Err: err}
 	}
+	var answer deflateParams
+	var params CompressionParams
+	if len(ghs.Extensions) > 0 {
+		// gobwas/ws has refused extensions that were not offered.
+		if d.Compression == nil {
+			err = fmt.Errorf("%w: no extension was offered", errBadAnswer)
+		} else {
+			answer, params, err = d.Compression.verify(offer, ghs.Extensions)
+		}
+		if err != nil {
+			if br != nil {
+				ws.PutReader(br)
+			}
+			return nil, nil, &DialError{Op: "handshake", URL: u.String(), Err: err}
+		}
+	}
 	nc.SetDeadline(time.Time{}) //nolint:errcheck // see above
 	var buffered []byte
 	if br != nil {
@@ -225,6 +255,10 @@ func (d *Dialer) upgrade(ctx context.Context, nc net.Conn, u *url.URL) (*Conn, *
 	}
 	c.subprotocol = ghs.Protocol
 	hs.Protocol = ghs.Protocol
+	if len(ghs.Extensions) > 0 {
+		hs.Extensions = answer.String()
+		c.enableDeflate(d.Compression, hs.Extensions, params)
+	}
 	return c, hs, nil
 }
 

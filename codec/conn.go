@@ -42,11 +42,13 @@ const (
 // its default.
 type Options struct {
 	// MaxMessageSize bounds a data message (the sum of its frames'
-	// payloads). A larger one fails the connection with 1009. Default
-	// DefaultMaxMessageSize (16 MiB).
+	// payloads; for a compressed message, its inflated size, and its
+	// size on the wire to a little more). A larger one fails the
+	// connection with 1009. Default DefaultMaxMessageSize (16 MiB).
 	MaxMessageSize int64
-	// MaxFrameSize bounds a single frame's payload; a larger one fails the
-	// connection with 1009. Default: MaxMessageSize.
+	// MaxFrameSize bounds a single frame's payload as sent; a larger one
+	// fails the connection with 1009. It also bounds the payload of each
+	// Frame that ReadFrame returns. Default: MaxMessageSize.
 	MaxFrameSize int64
 	// PingInterval, when positive, makes the Conn send a ping after this
 	// much silence from the peer. The Conn then manages the read deadline
@@ -148,6 +150,9 @@ type Conn struct {
 
 	subprotocol string
 
+	// fl is permessage-deflate's state, nil when it was not agreed.
+	fl *deflateState
+
 	// Read side, owned by the reading goroutine.
 	buf      []byte // small[:] or *big
 	r, w     int
@@ -173,6 +178,9 @@ type Conn struct {
 	gotInput   bool // a read has returned bytes
 	atBoundary bool // reading the first bytes of a frame
 	assembling bool // ReadMessage is between the frames of a message
+	compressed bool // the current message has RSV1 set (permessage-deflate)
+	inflating  bool // the output of a compressed message is not all read
+	whole      bool // the read is ReadMessage's: inflate the whole message
 	closeSent  bool // guarded by wmu
 	closeRecv  atomic.Bool
 	failed     atomic.Bool
@@ -243,6 +251,9 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 // next ReadFrame will not wait for the network. A relay uses it to decide
 // when to flush what it has buffered for the other side.
 func (c *Conn) Buffered() bool {
+	if c.inflating && c.fl.in.r.src.fin {
+		return true // the rest of the message is inflated from memory
+	}
 	b := c.buf[c.r:c.w]
 	h, size, err := parseHeader(b)
 	if err != nil {
@@ -257,7 +268,7 @@ func (c *Conn) Buffered() bool {
 // network. A relay uses it to hand every message one read produced to a
 // filter at once.
 func (c *Conn) BufferedMessage() bool {
-	if c.inMessage {
+	if c.inMessage || c.inflating {
 		return false
 	}
 	b := c.buf[c.r:c.w]
@@ -274,6 +285,13 @@ func (c *Conn) BufferedMessage() bool {
 // peer breaks the protocol, the Conn fails the connection with the
 // appropriate close code and ReadFrame returns a *ProtocolError. After any
 // error, call Close or CloseNow to release the socket.
+//
+// A compressed message (permessage-deflate) is inflated as its frames
+// arrive: each Frame carries the next piece of the inflated data, at most
+// MaxFrameSize and 64 KiB, and the pieces need not match the frames on
+// the wire. The first piece has the message's opcode and the others
+// OpContinuation, the last one Fin; inside such a message a read does
+// not return ErrIdle.
 func (c *Conn) ReadFrame() (Frame, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
@@ -294,6 +312,13 @@ func (c *Conn) readFrameLocked() (Frame, error) {
 }
 
 func (c *Conn) readFrame() (Frame, error) {
+	if c.fl != nil {
+		c.fl.in.releasePiece()
+		if c.inflating {
+			// The frame buffer may hold the rest of the input.
+			return c.readInflated(false)
+		}
+	}
 	if c.frameBuf != nil {
 		putBuffer(c.frameBuf)
 		c.frameBuf = nil
@@ -303,17 +328,16 @@ func (c *Conn) readFrame() (Frame, error) {
 		if err != nil {
 			return Frame{}, c.failOnProtocolError(err)
 		}
-		switch h.op {
-		case OpPing:
-			if err := c.writeControl(OpPong, payload); err != nil && !errors.Is(err, ErrClosed) {
+		if h.op.IsControl() {
+			if err := c.control(h.op, payload); err != nil {
 				return Frame{}, err
 			}
 			continue
-		case OpPong:
-			c.pingSentAt = time.Time{}
-			continue
-		case OpClose:
-			return Frame{}, c.onClose(payload)
+		}
+		if c.compressed {
+			c.inMessage = !h.fin
+			c.startInflate(payload, h.fin)
+			return c.readInflated(true)
 		}
 		f := Frame{Fin: h.fin, Opcode: h.op, Type: c.msgType, Payload: payload}
 		if c.msgType == Text {
@@ -327,6 +351,22 @@ func (c *Conn) readFrame() (Frame, error) {
 		c.inMessage = !h.fin
 		return f, nil
 	}
+}
+
+// control handles a control frame: a ping is answered, a pong ends the
+// wait for one, a close ends reading with the error returned.
+func (c *Conn) control(op Opcode, payload []byte) error {
+	switch op {
+	case OpPing:
+		if err := c.writeControl(OpPong, payload); err != nil && !errors.Is(err, ErrClosed) {
+			return err
+		}
+	case OpPong:
+		c.pingSentAt = time.Time{}
+	case OpClose:
+		return c.onClose(payload)
+	}
+	return nil
 }
 
 // nextFrame reads one frame, checks its header against the protocol and the
@@ -395,19 +435,20 @@ func (c *Conn) nextFrame() (frameHeader, []byte, error) {
 }
 
 // firstBytesOK applies the rules of RFC 6455 that a frame's first two
-// bytes decide: reserved bits, masking by role, reserved opcodes, and
-// control frames that are fragmented or announce more than 125 bytes.
-// checkHeader applies them again with the rest. It is small enough to be
-// inlined: it runs for every frame.
+// bytes decide: reserved bits (RSV1 only on the first frame of a data
+// message, and only with permessage-deflate), masking by role, reserved
+// opcodes, and control frames that are fragmented or announce more than
+// 125 bytes. checkHeader applies them again with the rest. It is small
+// enough to be inlined: it runs for every frame.
 func (c *Conn) firstBytesOK(b0, b1 byte) bool {
-	if b0&(rsv1|rsv2|rsv3) != 0 || (b1&0x80 != 0) != (c.role == ServerRole) {
+	if b0&(rsv2|rsv3) != 0 || (b1&0x80 != 0) != (c.role == ServerRole) {
 		return false
 	}
 	switch op := Opcode(b0 & 0x0f); {
 	case op <= OpBinary:
-		return true
+		return b0&rsv1 == 0 || (op != OpContinuation && c.fl != nil)
 	case op >= OpClose && op <= OpPong:
-		return b0&fin != 0 && b1&0x7f <= maxControlPayload
+		return b0&(fin|rsv1) == fin && b1&0x7f <= maxControlPayload
 	}
 	return false
 }
@@ -430,7 +471,16 @@ func (c *Conn) firstBytesError(b0, b1 byte) error {
 // before any of its payload is read, and updates the message state.
 func (c *Conn) checkHeader(h *frameHeader) error {
 	if h.rsv != 0 {
-		return protocolError(CloseProtocolError, "reserved bits set without a negotiated extension")
+		// RFC 7692, section 6: RSV1 marks the first frame of a compressed
+		// message, and only that.
+		switch {
+		case h.rsv != rsv1 || c.fl == nil:
+			return protocolError(CloseProtocolError, "reserved bits set without a negotiated extension")
+		case h.op.IsControl():
+			return protocolError(CloseProtocolError, "RSV1 set on a "+h.op.String()+" frame")
+		case h.op == OpContinuation:
+			return protocolError(CloseProtocolError, "RSV1 set on a continuation frame")
+		}
 	}
 	if c.role == ServerRole && !h.masked {
 		return protocolError(CloseProtocolError, "unmasked frame from a client")
@@ -453,6 +503,7 @@ func (c *Conn) checkHeader(h *frameHeader) error {
 		}
 		c.msgType = MessageType(h.op)
 		c.msgSize = 0
+		c.compressed = h.rsv != 0
 		c.utf8.Reset()
 	case OpContinuation:
 		if !c.inMessage {
@@ -465,7 +516,7 @@ func (c *Conn) checkHeader(h *frameHeader) error {
 		return protocolError(CloseMessageTooBig, "frame larger than the limit")
 	}
 	c.msgSize += h.length
-	if c.msgSize > c.opts.MaxMessageSize {
+	if limit := c.opts.MaxMessageSize; c.msgSize > limit && (!c.compressed || c.msgSize > compressedWireLimit(limit)) {
 		return protocolError(CloseMessageTooBig, "message larger than the limit")
 	}
 	return nil
@@ -761,19 +812,23 @@ func (c *Conn) releaseRead() {
 	c.frameBuf = nil
 	putBuffer(c.msgBuf)
 	c.msgBuf = nil
+	if c.fl != nil {
+		c.fl.in.release()
+		c.inflating = false
+	}
 	c.buf = c.small[:0]
 	c.r, c.w = 0, 0
 }
 
 // ReadMessage reads the next whole data message. The payload is borrowed:
-// it is valid only until the next read on the Conn. Errors are those of
-// ReadFrame.
+// it is valid only until the next read on the Conn. A compressed message
+// is inflated whole. Errors are those of ReadFrame.
 func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	if c.msgBuf != nil {
 		putBuffer(c.msgBuf)
 		c.msgBuf = nil
 	}
-	f, err := c.ReadFrame()
+	f, err := c.readFrameWhole()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -801,6 +856,17 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 			return typ, msg, nil
 		}
 	}
+}
+
+// readFrameWhole is ReadFrame for ReadMessage: a compressed message comes
+// whole, in one Frame.
+func (c *Conn) readFrameWhole() (Frame, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.whole = true
+	f, err := c.readFrameLocked()
+	c.whole = false
+	return f, err
 }
 
 // maskKey returns a fresh masking key from crypto/rand. Keys are drawn in

@@ -4,7 +4,8 @@ import "errors"
 
 // Echo serves c as an echo endpoint until the peer closes or fails: every
 // data message goes back with its type and payload, frame by frame, so a
-// fragmented message is echoed fragmented. It then completes the close
+// fragmented message is echoed fragmented. A compressed message goes back
+// inflated, in the pieces ReadFrame returns, uncompressed. It then completes the close
 // handshake and closes c. It returns nil after a clean close.
 func Echo(c *Conn) error {
 	for {

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -197,19 +198,41 @@ func endOf(t *testing.T, err error) modelEnd {
 // stream ended. A text message fails as soon as its bytes so far cannot
 // begin valid UTF-8.
 func modelRead(data []byte, maxMessage, maxFrame int64) ([]modelMessage, modelEnd) {
-	var msgs []modelMessage
+	msgs, end, _ := modelReadDeflate(data, maxMessage, maxFrame, nil)
+	return msgs, end
+}
+
+// modelDeflate is permessage-deflate for modelReadDeflate: whether the
+// client takes over its context, and the history it refers to.
+type modelDeflate struct {
+	takeover bool
+	history  []byte
+}
+
+// modelReadDeflate is modelRead with permessage-deflate agreed when fl is
+// not nil. A compressed message is inflated whole once its last frame is
+// in, in one go with compress/flate: when the stream ends inside one (or
+// a frame after its start breaks the protocol), a Conn, which inflates as
+// the frames come, may have failed on the output so far instead; alt is
+// that end, or "".
+func modelReadDeflate(data []byte, maxMessage, maxFrame int64, fl *modelDeflate) (msgs []modelMessage, end, alt modelEnd) {
 	var msg []byte
 	var typ MessageType
-	inMessage := false
-	for {
-		if len(data) == 0 {
-			return msgs, endEOF
+	inMessage, compressed := false, false
+	stop := func(e modelEnd) ([]modelMessage, modelEnd, modelEnd) {
+		if inMessage && compressed {
+			_, alt = fl.inflate(msg, false, maxMessage, typ)
 		}
+		return msgs, e, alt
+	}
+	for {
 		if len(data) < 2 {
-			return msgs, endEOF
+			return stop(endEOF)
 		}
 		b0, b1 := data[0], data[1]
 		finBit, op, masked := b0&0x80 != 0, Opcode(b0&0x0f), b1&0x80 != 0
+		// RSV1 may start a compressed message, nothing else.
+		rsvOK := b0&0x70 == 0 || fl != nil && b0&0x70 == 0x40 && (op == OpText || op == OpBinary)
 		hsize, length := 2, uint64(b1&0x7f)
 		switch length {
 		case 126:
@@ -223,54 +246,50 @@ func modelRead(data []byte, maxMessage, maxFrame int64) ([]modelMessage, modelEn
 		// What the first two bytes decide fails the connection before the
 		// rest of the header is read.
 		switch {
-		case b0&0x70 != 0, !masked:
-			return msgs, failed(CloseProtocolError)
+		case !rsvOK, !masked:
+			return stop(failed(CloseProtocolError))
 		case op == OpClose || op == OpPing || op == OpPong:
 			if !finBit || length > 125 {
-				return msgs, failed(CloseProtocolError)
+				return stop(failed(CloseProtocolError))
 			}
 		case op != OpText && op != OpBinary && op != OpContinuation:
-			return msgs, failed(CloseProtocolError)
+			return stop(failed(CloseProtocolError))
 		}
 		if len(data) < hsize {
-			return msgs, endEOF
+			return stop(endEOF)
 		}
 		switch length {
 		case 126:
 			length = uint64(binary.BigEndian.Uint16(data[2:]))
 			if length < 126 {
-				return msgs, failed(CloseProtocolError)
+				return stop(failed(CloseProtocolError))
 			}
 		case 127:
 			length = binary.BigEndian.Uint64(data[2:])
 			if length>>63 != 0 || length <= 0xffff {
-				return msgs, failed(CloseProtocolError)
+				return stop(failed(CloseProtocolError))
 			}
 		}
 		switch {
-		case b0&0x70 != 0, !masked:
-			return msgs, failed(CloseProtocolError)
-		case op.IsControl() && op <= OpPong:
-			if !finBit || length > 125 {
-				return msgs, failed(CloseProtocolError)
-			}
 		case op == OpText || op == OpBinary:
 			if inMessage {
-				return msgs, failed(CloseProtocolError)
+				return stop(failed(CloseProtocolError))
 			}
-			typ, msg = MessageType(op), []byte{}
+			typ, msg, compressed = MessageType(op), []byte{}, b0&0x40 != 0
 		case op == OpContinuation:
 			if !inMessage {
-				return msgs, failed(CloseProtocolError)
+				return stop(failed(CloseProtocolError))
 			}
-		default:
-			return msgs, failed(CloseProtocolError)
 		}
-		if !op.IsControl() && (int64(length) > maxFrame || int64(len(msg))+int64(length) > maxMessage) {
-			return msgs, failed(CloseMessageTooBig)
+		limit := maxMessage
+		if compressed {
+			limit = compressedWireLimit(maxMessage)
+		}
+		if !op.IsControl() && (int64(length) > maxFrame || int64(len(msg))+int64(length) > limit) {
+			return stop(failed(CloseMessageTooBig))
 		}
 		if uint64(len(data)-hsize) < length {
-			return msgs, endEOF
+			return stop(endEOF)
 		}
 		payload := slices.Clone(data[hsize : hsize+int(length)])
 		key := data[hsize-4 : hsize]
@@ -285,28 +304,75 @@ func modelRead(data []byte, maxMessage, maxFrame int64) ([]modelMessage, modelEn
 		case OpClose:
 			switch {
 			case len(payload) == 0:
-				return msgs, peerClosed(CloseNoStatus)
+				return stop(peerClosed(CloseNoStatus))
 			case len(payload) == 1:
-				return msgs, failed(CloseProtocolError)
+				return stop(failed(CloseProtocolError))
 			}
 			code := StatusCode(binary.BigEndian.Uint16(payload))
 			if !code.ValidOnWire() {
-				return msgs, failed(CloseProtocolError)
+				return stop(failed(CloseProtocolError))
 			}
 			if !utf8.Valid(payload[2:]) {
-				return msgs, failed(CloseInvalidPayload)
+				return stop(failed(CloseInvalidPayload))
 			}
-			return msgs, peerClosed(code)
+			return stop(peerClosed(code))
 		}
 		msg = append(msg, payload...)
-		if typ == Text && !validPrefix(msg, finBit) {
-			return msgs, failed(CloseInvalidPayload)
-		}
 		inMessage = !finBit
+		if compressed {
+			if !finBit {
+				continue
+			}
+			out, fail := fl.inflate(msg, true, maxMessage, typ)
+			if fail != "" {
+				return msgs, fail, ""
+			}
+			msgs = append(msgs, modelMessage{typ, out})
+			continue
+		}
+		if typ == Text && !validPrefix(msg, finBit) {
+			return msgs, failed(CloseInvalidPayload), ""
+		}
 		if finBit {
 			msgs = append(msgs, modelMessage{typ, msg})
 		}
 	}
+}
+
+// inflate inflates the payload of a compressed message, whole or the part
+// received so far, with compress/flate in one go, and returns the output
+// or how it fails the connection ("" if it does not, which for a part
+// means that it may yet be valid). A whole message's output joins the
+// history.
+func (fl *modelDeflate) inflate(payload []byte, whole bool, maxMessage int64, typ MessageType) ([]byte, modelEnd) {
+	src := payload
+	if whole {
+		src = append(slices.Clone(payload), 0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff)
+	}
+	var dict []byte
+	if fl.takeover {
+		dict = fl.history[max(0, len(fl.history)-32768):]
+	}
+	fr := flate.NewReaderDict(bytes.NewReader(src), dict)
+	out, err := io.ReadAll(io.LimitReader(fr, maxMessage+1))
+	switch {
+	case typ == Text && !validPrefix(out[:min(int64(len(out)), maxMessage)], false):
+		return nil, failed(CloseInvalidPayload)
+	case int64(len(out)) > maxMessage:
+		return nil, failed(CloseMessageTooBig)
+	case err != nil && (whole || !errors.Is(err, io.ErrUnexpectedEOF)):
+		return nil, failed(CloseInvalidPayload)
+	case (whole || err == nil) && typ == Text && !utf8.Valid(out):
+		// The stream is over (a part may end it with a final block): the
+		// text must be whole.
+		return nil, failed(CloseInvalidPayload)
+	case !whole:
+		return nil, ""
+	}
+	if fl.takeover {
+		fl.history = append(fl.history, out...)
+	}
+	return out, ""
 }
 
 // validPrefix reports whether p is valid UTF-8 (whole) or, unless whole,

@@ -53,6 +53,9 @@ func (c *Conn) initPark() {
 // machinery is due (a ping to send, a heartbeat to run), or when the Conn is
 // closed; it should read again. Meanwhile the Conn holds no goroutine and
 // no buffer: this is how a server keeps many quiet connections cheaply.
+// It also gives up a compressor kept for context takeover
+// (permessage-deflate): the next message it sends is compressed without
+// history, which the peer reads all the same.
 //
 // Park may also be called before the first read, so that a new
 // connection holds no goroutine until its peer sends something. It must be
@@ -63,6 +66,7 @@ func (c *Conn) Park(resume func()) error {
 	if !c.park.supported {
 		return ErrParkUnsupported
 	}
+	c.releaseCompressor()
 	p := &c.park
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -56,6 +56,9 @@ type Response struct {
 	Protocol string
 	// Header holds extra headers for the 101 response.
 	Header http.Header
+	// Compression, when not nil, replaces Upgrader.Compression for this
+	// connection (a proxy sets it per route).
+	Compression *Compression
 }
 
 // RejectError refuses a handshake with an HTTP status. Return it from
@@ -92,6 +95,10 @@ var ErrHandshakeTimeout = errors.New("codec: handshake timeout")
 type Upgrader struct {
 	// Options configure the accepted Conn.
 	Options Options
+	// Compression, when not nil, accepts the client's first offer of
+	// permessage-deflate (RFC 7692) with these settings; see Compression.
+	// Nil declines every offer. Response.Compression overrides it.
+	Compression *Compression
 	// HandshakeTimeout bounds the time to read the request and answer it,
 	// Decide excluded. Default DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
@@ -155,6 +162,7 @@ func (u *Upgrader) Upgrade(nc net.Conn) (*Conn, *Request, error) {
 	}
 	var resp *Response
 	var decideErr error
+	var deflate *deflateAgreement
 	lr := &limitedConn{Conn: nc, left: maxBytes}
 	gu := ws.Upgrader{
 		ReadBufferSize: maxBytes,
@@ -211,6 +219,12 @@ func (u *Upgrader) Upgrade(nc net.Conn) (*Conn, *Request, error) {
 				}
 				h.Set("Sec-WebSocket-Protocol", resp.Protocol)
 			}
+			if deflate = u.negotiateDeflate(req, resp); deflate != nil {
+				if h == nil {
+					h = make(http.Header)
+				}
+				h.Set("Sec-WebSocket-Extensions", deflate.answer.String())
+			}
 			if h == nil {
 				return ws.HandshakeHeaderString(""), nil
 			}
@@ -263,6 +277,9 @@ func (u *Upgrader) Upgrade(nc net.Conn) (*Conn, *Request, error) {
 	nc.SetDeadline(time.Time{}) //nolint:errcheck // see above
 	c := NewConn(nc, ServerRole, &u.Options, nil)
 	c.subprotocol = resp.Protocol
+	if deflate != nil {
+		c.enableDeflate(deflate.cfg, deflate.answer.String(), deflate.answer.effective())
+	}
 	return c, req, nil
 }
 

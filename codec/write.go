@@ -22,7 +22,7 @@ func (c *Conn) BufferFrame(fin bool, op Opcode, payload []byte) error {
 	if err := c.writableLocked(); err != nil {
 		return err
 	}
-	return c.bufferLocked(fin, op, payload)
+	return c.bufferLocked(fin, 0, op, payload)
 }
 
 // Flush sends the buffered frames.
@@ -32,7 +32,9 @@ func (c *Conn) Flush() error {
 	return c.flushLocked()
 }
 
-// WriteFrame sends one frame at once: BufferFrame then Flush.
+// WriteFrame sends one frame at once: BufferFrame then Flush. Frames
+// written one by one (WriteFrame, BufferFrame) are never compressed,
+// which is always allowed with permessage-deflate.
 func (c *Conn) WriteFrame(fin bool, op Opcode, payload []byte) error {
 	if op.IsControl() || op > OpBinary {
 		return errors.New("codec: WriteFrame takes a data opcode, not " + op.String())
@@ -42,14 +44,19 @@ func (c *Conn) WriteFrame(fin bool, op Opcode, payload []byte) error {
 	if err := c.writableLocked(); err != nil {
 		return err
 	}
-	if err := c.bufferLocked(fin, op, payload); err != nil {
+	if err := c.bufferLocked(fin, 0, op, payload); err != nil {
 		return err
 	}
 	return c.flushLocked()
 }
 
-// WriteMessage sends a whole message in one frame.
+// WriteMessage sends a whole message in one frame. With permessage-deflate
+// agreed, a message of at least Compression.Threshold bytes is sent
+// compressed.
 func (c *Conn) WriteMessage(typ MessageType, payload []byte) error {
+	if c.fl != nil && (typ == Text || typ == Binary) && c.fl.out.wants(len(payload)) {
+		return c.writeCompressed(typ, payload)
+	}
 	return c.WriteFrame(true, Opcode(typ), payload)
 }
 
@@ -69,7 +76,7 @@ func (c *Conn) writeControl(op Opcode, payload []byte) error {
 	if err := c.writableLocked(); err != nil {
 		return err
 	}
-	if err := c.bufferLocked(true, op, payload); err != nil {
+	if err := c.bufferLocked(true, 0, op, payload); err != nil {
 		return err
 	}
 	return c.flushLocked()
@@ -98,7 +105,7 @@ func (c *Conn) writeClose(code StatusCode, reason string) error {
 		return err
 	}
 	c.closeSent = true
-	if err := c.bufferLocked(true, OpClose, payload); err != nil {
+	if err := c.bufferLocked(true, 0, OpClose, payload); err != nil {
 		return err
 	}
 	return c.flushLocked()
@@ -115,8 +122,9 @@ func (c *Conn) writableLocked() error {
 }
 
 // bufferLocked appends a frame to the write buffer, masking it for a
-// client, and sends directly what does not fit.
-func (c *Conn) bufferLocked(finBit bool, op Opcode, payload []byte) error {
+// client, and sends directly what does not fit. rsv is the frame's
+// reserved bits.
+func (c *Conn) bufferLocked(finBit bool, rsv byte, op Opcode, payload []byte) error {
 	if c.wbuf == nil {
 		c.wbuf = getBuffer(writeBufferSize)
 		c.wn = 0
@@ -135,7 +143,7 @@ func (c *Conn) bufferLocked(finBit bool, op Opcode, payload []byte) error {
 		key = maskKey()
 		mask = &key
 	}
-	c.wn += putHeader(buf[c.wn:], finBit, 0, op, len(payload), mask)
+	c.wn += putHeader(buf[c.wn:], finBit, rsv, op, len(payload), mask)
 	if len(payload) <= len(buf)-c.wn {
 		n := copy(buf[c.wn:], payload)
 		if mask != nil {
@@ -299,6 +307,9 @@ func (c *Conn) CloseNow() error {
 		c.wmu.Lock()
 		putBuffer(c.wbuf)
 		c.wbuf = nil
+		if c.fl != nil {
+			c.fl.out.release()
+		}
 		if c.writeErr == nil {
 			c.writeErr = ErrClosed
 		}
