@@ -182,8 +182,15 @@ func (s *session) relayFiltered(src, dst *codec.Conn, fromUpstream bool, stats *
 
 // writeFiltered writes what the filters made of a batch.
 func (s *session) writeFiltered(res *plugins.Result, src, dst *codec.Conn) error {
+	deflate := compresses(dst)
 	for _, m := range res.Forward {
-		if err := dst.BufferFrame(true, codec.Opcode(m.Type), m.Payload); err != nil {
+		var err error
+		if deflate {
+			err = dst.WriteMessage(m.Type, m.Payload) // only whole messages are compressed
+		} else {
+			err = dst.BufferFrame(true, codec.Opcode(m.Type), m.Payload)
+		}
+		if err != nil {
 			return &writeError{err}
 		}
 	}

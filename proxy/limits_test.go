@@ -152,7 +152,8 @@ func TestLimits_MessageRate(t *testing.T) {
 listener "public" { address = "127.0.0.1:0" }
 upstream "echo" { servers = ["ws://{{up}}"] }
 plugin "guest" {
-  wasm = "{{guest}}"
+  wasm    = "{{guest}}"
+  timeout = "1s" # a Go guest: a collection may pause a call past 5ms
 }
 limits {
   max_message_rate = 5

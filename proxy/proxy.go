@@ -538,7 +538,7 @@ func (p *Proxy) serveConn(sock *socket, raw net.Conn) {
 				return nil, err
 			}
 			up = res
-			return &codec.Response{Protocol: res.hs.Protocol}, nil
+			return &codec.Response{Protocol: res.hs.Protocol, Compression: r.clientDeflate}, nil
 		},
 	}
 	pageStatus := 0

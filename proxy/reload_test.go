@@ -269,11 +269,13 @@ plugin "live" {
   cache_dir = "{{cache}}"
   config    = { tag = "live-{{version}}" }
   reload    = "live"
+  timeout   = "1s" # a Go guest: a collection may pause a call past 5ms
 }
 plugin "restart" {
   wasm      = "{{guest}}"
   cache_dir = "{{cache}}"
   config    = { tag = "restart-{{version}}" }
+  timeout   = "1s"
 }
 route "live" {
   path     = "/live"

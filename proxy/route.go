@@ -19,6 +19,11 @@ type route struct {
 	origins  map[string]bool // nil: any origin
 	chain    *plugins.Chain  // nil: no filters
 
+	// clientDeflate and upstreamDeflate are the route's permessage-deflate
+	// for the client's leg (the proxy accepts it) and the upstream's (the
+	// proxy offers it); nil when the route does not compress.
+	clientDeflate, upstreamDeflate *codec.Compression
+
 	// chainLatency observes the time the filters take over a batch of
 	// messages: [0] from the client, [1] from the upstream.
 	chainLatency [2]prometheus.Observer
@@ -61,6 +66,37 @@ func (r *route) originAllowed(req *codec.Request) bool {
 	return origin != "" && r.origins[strings.ToLower(origin)]
 }
 
+// legCompression turns a route's compression into the codec's settings
+// for each leg. Without context takeover the proxy imposes it (client leg)
+// or asks for it (upstream leg) in both directions: its compressors then
+// come from a pool for each message, and an idle connection holds none.
+func legCompression(c *config.Compression) (client, upstream *codec.Compression) {
+	if c == nil {
+		return nil, nil
+	}
+	threshold := int(c.Threshold)
+	if threshold == 0 {
+		threshold = -1 // the codec's 0 is its default
+	}
+	bits := c.WindowBits
+	if bits == 15 {
+		bits = 0 // not asked: the largest window
+	}
+	client = &codec.Compression{
+		Threshold:               threshold,
+		ServerNoContextTakeover: !c.ContextTakeover,
+		ClientNoContextTakeover: !c.ContextTakeover,
+		ClientMaxWindowBits:     bits,
+	}
+	upstream = &codec.Compression{
+		Threshold:               threshold,
+		ServerNoContextTakeover: !c.ContextTakeover,
+		ClientNoContextTakeover: !c.ContextTakeover,
+		ServerMaxWindowBits:     bits,
+	}
+	return client, upstream
+}
+
 func hostOnly(hostport string) string {
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		return h
@@ -76,6 +112,7 @@ func compileRoutes(cfg *config.Config, l *config.Listener, ups map[string]*upstr
 			continue
 		}
 		r := &route{cfg: rc, upstream: ups[rc.Upstream.Name]}
+		r.clientDeflate, r.upstreamDeflate = legCompression(rc.Compression)
 		if len(rc.Origins) > 0 && !(len(rc.Origins) == 1 && rc.Origins[0] == "*") {
 			r.origins = make(map[string]bool, len(rc.Origins))
 			for _, o := range rc.Origins {

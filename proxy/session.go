@@ -168,7 +168,43 @@ func (s *session) relay(src, dst *codec.Conn, fromUpstream bool, stats *dirStats
 	if !fromUpstream {
 		limiter = s.clientRate
 	}
+	if compresses(dst) {
+		return relayMessages(src, dst, stats, s.filters, limiter)
+	}
 	return relay(src, dst, stats, s.filters, limiter)
+}
+
+// compresses reports whether c negotiated permessage-deflate: only whole
+// messages written to it are compressed.
+func compresses(c *codec.Conn) bool {
+	_, ok := c.Compression()
+	return ok
+}
+
+// relayMessages relays whole messages from src to dst, for a dst that
+// compresses them (frames are written uncompressed). It is relay but for
+// the unit: a message is read whole, inflated if src compressed it, and
+// written whole.
+func relayMessages(src, dst *codec.Conn, stats *dirStats, filters *plugins.Conn, limiter *rateLimiter) error {
+	for {
+		typ, payload, err := src.ReadMessage()
+		if err == nil && !limiter.allow() {
+			err = errMessageRate // the message is not relayed
+		}
+		if err != nil {
+			if ferr := dst.Flush(); ferr != nil && (err == codec.ErrIdle || err == errMessageRate) {
+				return &writeError{ferr}
+			}
+			return err
+		}
+		stats.add(1, uint64(len(payload)))
+		if err := dst.WriteMessage(typ, payload); err != nil {
+			return &writeError{err}
+		}
+		if filters != nil {
+			filters.Boundary()
+		}
+	}
 }
 
 // end runs when a pump's relay from src to dst stopped with err. The first

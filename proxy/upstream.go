@@ -73,6 +73,7 @@ func (u *upstream) dial(ctx context.Context, req *codec.Request, r *route, verdi
 			Header:           header,
 			Protocols:        req.Protocols,
 			TLSConfig:        u.cfg.TLS,
+			Compression:      r.upstreamDeflate,
 			ConnectTimeout:   u.cfg.ConnectTimeout,
 			HandshakeTimeout: u.cfg.HandshakeTimeout,
 			NetDial:          noKeepAliveDialer.DialContext,

@@ -16,6 +16,7 @@ upstream "echo" {
 }
 
 route "echo" {
-  path     = "/"
-  upstream = "echo"
+  path        = "/"
+  upstream    = "echo"
+  compression = true # permessage-deflate, as browsers offer it
 }

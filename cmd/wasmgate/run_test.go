@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -133,6 +134,27 @@ func TestRun_demo(t *testing.T) {
 			url := inv.stdout.waitFor(t, `Try it: +wasmgate client (ws://\S+)\n`)[1]
 			c := dial(t, url+"any/path")
 			roundTrip(t, c, "hello")
+			// The demo compresses, as browsers ask, and serves its console.
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			cc, hs, err := (&codec.Dialer{Compression: &codec.Compression{}}).Dial(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(hs.Extensions, "permessage-deflate") {
+				t.Errorf("the demo negotiated %q, want permessage-deflate", hs.Extensions)
+			}
+			roundTrip(t, cc, strings.Repeat("compress me ", 100))
+			cc.Close(codec.CloseNormal, "") //nolint:errcheck // checked by the round trip
+			resp, err := http.Get("http" + strings.TrimPrefix(url, "ws"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "wasmgate console") {
+				t.Errorf("GET / on the demo: %d %.80q", resp.StatusCode, page)
+			}
 			inv.cancel()
 			expectClose(t, c, codec.CloseGoingAway)
 			c.Close(codec.CloseNormal, "")

@@ -204,6 +204,11 @@ type Route struct {
 	// even on a listener that also accepts ws.
 	RequireTLS bool
 
+	// Compression is the route's permessage-deflate (compression and the
+	// compression_ attributes), negotiated on each leg on its own; nil
+	// when off, the default.
+	Compression *Compression
+
 	// Filters are the plugins the route runs on each of its connections,
 	// from the filters attribute, in order from the client to the
 	// upstream: handshakes and client messages go through Filters[0]

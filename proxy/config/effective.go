@@ -156,9 +156,16 @@ type effectiveRoute struct {
 	Origins        []string          `json:"origins"`
 	ForwardHeaders []string          `json:"forward_headers"`
 	RequireTLS     bool              `json:"require_tls"`
+	Compression    *effectiveDeflate `json:"compression"` // null: off
 	DropHeaders    []string          `json:"drop_headers"`
 	Filters        []string          `json:"filters"`
 	Limits         effectiveLimits   `json:"limits"`
+}
+
+type effectiveDeflate struct {
+	Threshold       int64 `json:"compression_threshold"`
+	WindowBits      int   `json:"compression_window_bits"`
+	ContextTakeover bool  `json:"compression_context_takeover"`
 }
 
 type effectiveLimits struct {
@@ -294,6 +301,9 @@ func effectiveRouteOf(r *Route) effectiveRoute {
 	}
 	if e.DropHeaders == nil {
 		e.DropHeaders = []string{} // none, like an empty list
+	}
+	if c := r.Compression; c != nil {
+		e.Compression = &effectiveDeflate{Threshold: c.Threshold, WindowBits: c.WindowBits, ContextTakeover: c.ContextTakeover}
 	}
 	if r.Listener != nil {
 		e.Listener = r.Listener.Name

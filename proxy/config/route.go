@@ -36,6 +36,7 @@ func (l *loader) resolveRoute(p pendingRoute, global Limits, explicit explicitLi
 	if b.RequireTLS != nil {
 		r.RequireTLS = *b.RequireTLS
 	}
+	r.Compression = l.routeCompression(b)
 	l.routeHeaderLists(b, p.ctx, r)
 	r.Filters = l.routeFilters(b)
 	r.Limits = l.routeLimits(b, global, explicit)

@@ -121,6 +121,15 @@ type routeBody struct {
 	FiltersRange        hcl.Range         `hcl:"filters,attr_value_range"`
 	RequireTLS          *bool             `hcl:"require_tls,optional"`
 
+	Compression                     *bool     `hcl:"compression,optional"`
+	CompressionRange                hcl.Range `hcl:"compression,attr_value_range"`
+	CompressionThreshold            *string   `hcl:"compression_threshold,optional"`
+	CompressionThresholdRange       hcl.Range `hcl:"compression_threshold,attr_value_range"`
+	CompressionWindowBits           *float64  `hcl:"compression_window_bits,optional"`
+	CompressionWindowBitsRange      hcl.Range `hcl:"compression_window_bits,attr_value_range"`
+	CompressionContextTakeover      *bool     `hcl:"compression_context_takeover,optional"`
+	CompressionContextTakeoverRange hcl.Range `hcl:"compression_context_takeover,attr_value_range"`
+
 	Limits []*limitsBody `hcl:"limits,block"`
 }
 
@@ -323,6 +332,8 @@ func attrType(name string) string {
 		return `a string, "require", "optional" or "none"`
 	case "instances":
 		return "a whole number, e.g. 4"
+	case "compression_window_bits":
+		return "a whole number from 8 to 15, e.g. 15"
 	case "max_connections":
 		return "a whole number, e.g. 10000, or 0 for no cap"
 	case "max_connections_per_ip":
@@ -333,10 +344,11 @@ func attrType(name string) string {
 		return "a whole number of messages, at least 1, e.g. 100"
 	case "headers":
 		return `an object of header names and string values, e.g. { "X-Tenant" = "acme" }`
-	case "insecure_skip_verify", "reuse_port", "console", "pprof", "require_tls":
+	case "insecure_skip_verify", "reuse_port", "console", "pprof", "require_tls", "compression", "compression_context_takeover":
 		return "true or false"
 	case "max_message_size", "max_frame_size", "client_max_message_size", "client_max_frame_size",
-		"upstream_max_message_size", "upstream_max_frame_size", "max_header_size", "memory_limit":
+		"upstream_max_message_size", "upstream_max_frame_size", "max_header_size", "memory_limit",
+		"compression_threshold":
 		return `a string holding a size, e.g. "1MiB"`
 	case "connect_timeout", "handshake_timeout", "idle_timeout", "ping_interval",
 		"pong_timeout", "close_timeout", "write_timeout", "timeout":
