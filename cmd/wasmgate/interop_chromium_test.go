@@ -71,6 +71,27 @@ var browserCases = []browserCase{
 		want: interopMessages(),
 	},
 	{
+		name:       "echo, compressed",
+		route:      "compression = true",
+		sent:       interopMessages(),
+		want:       interopMessages(),
+		extensions: noTakeover,
+	},
+	{
+		name:       "echo, compressed with context takeover and a 1 KiB window",
+		route:      "compression = true\n  compression_context_takeover = true\n  compression_window_bits = 10",
+		sent:       interopMessages(),
+		want:       interopMessages(),
+		extensions: "permessage-deflate; client_max_window_bits=10",
+	},
+	{
+		name:       "redact filter, compressed",
+		route:      "filters = [\"redact\"]\n  compression = true",
+		sent:       []interopMessage{{codec.Text, redactInput}, {codec.Binary, redactInput}},
+		want:       []interopMessage{{codec.Text, redactOutput}, {codec.Binary, redactInput}},
+		extensions: noTakeover,
+	},
+	{
 		name:  "redact filter",
 		route: `filters = ["redact"]`,
 		sent:  []interopMessage{{codec.Text, redactInput}, {codec.Binary, redactInput}},
@@ -167,11 +188,22 @@ const consoleJS = `async function(url, text) {
 
 // testConsolePage opens the console page that listenerURL's listener
 // serves (http:// for ws://, https:// for wss://) and sends messages
-// through it to the echo route of case 0.
+// through it to the compressed echo route of case 1.
 func testConsolePage(t *testing.T, b *cdpClient, listenerURL string) {
 	t.Helper()
 	pageURL := "http" + strings.TrimPrefix(listenerURL, "ws") + "/"
-	page := b.newPage(t, pageURL)
+	// Page.navigate answers once the page's document is committed: a
+	// script evaluated after it runs in that document, where one
+	// evaluated in a tab just created at the URL may find its context
+	// destroyed by the navigation.
+	page := b.newPage(t, "about:blank")
+	var nav struct {
+		ErrorText string `json:"errorText"`
+	}
+	page.c.call(t, page.session, "Page.navigate", map[string]any{"url": pageURL}, &nav)
+	if nav.ErrorText != "" {
+		t.Fatalf("navigate to %s: %s", pageURL, nav.ErrorText)
+	}
 	const text = "héllo 🌍 from the console"
 	var got struct {
 		Protocol, Extensions, Close string
@@ -181,9 +213,14 @@ func testConsolePage(t *testing.T, b *cdpClient, listenerURL string) {
 			Text string
 		}
 	}
-	page.call(t, consoleJS, &got, listenerURL+"/case0/", text)
-	if got.Protocol != interopAccepted || got.Close != "1000" {
-		t.Errorf("the console shows subprotocol %q and close %q, want %q and 1000", got.Protocol, got.Close, interopAccepted)
+	// Case 1 is the compressed echo.
+	if browserCases[1].extensions != noTakeover {
+		t.Fatal("browserCases[1] is not the compressed echo")
+	}
+	page.call(t, consoleJS, &got, listenerURL+"/case1/", text)
+	if got.Protocol != interopAccepted || got.Extensions != noTakeover || got.Close != "1000" {
+		t.Errorf("the console shows subprotocol %q, extensions %q and close %q, want %q, %q and 1000",
+			got.Protocol, got.Extensions, got.Close, interopAccepted, noTakeover)
 	}
 	hex := make([]string, 0, len(text))
 	for _, c := range []byte(text) {

@@ -58,13 +58,35 @@ type interopCase struct {
 	// route is HCL added to every route of the proxy's configuration.
 	route string
 	// clientExtensions is the Sec-WebSocket-Extensions header of the
-	// proxy's 101 to a client, upstreamExtensions that of a server's 101
-	// to the proxy; "" when there is none.
-	clientExtensions, upstreamExtensions string
+	// proxy's 101 to a client; "" when there is none.
+	clientExtensions string
+	// upstreamExtensions is that of a server's 101 to the proxy, by
+	// runtime ("node", "python"); "" when there is none.
+	upstreamExtensions map[string]string
 }
+
+// wasmgate's answer, and its offer's outcome, without context takeover
+// (the default): it asks both peers to compress each message on its own.
+const noTakeover = "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
 
 var interopCases = []interopCase{
 	{name: "uncompressed"},
+	{
+		name: "compressed", compress: true, route: "compression = true",
+		clientExtensions: noTakeover,
+		upstreamExtensions: map[string]string{
+			"node": noTakeover,
+			// websockets also bounds both windows to 4 KiB, as RFC 7692
+			// lets a server: wasmgate then inflates with a small window,
+			// and compresses only messages that fit one.
+			"python": noTakeover + "; server_max_window_bits=12; client_max_window_bits=12",
+		},
+	},
+	{
+		// Offers on both sides, but the route does not compress: wasmgate
+		// declines the client's and offers none upstream.
+		name: "offered, route without compression", compress: true,
+	},
 }
 
 func TestInteropNode(t *testing.T) {
@@ -176,11 +198,11 @@ func testPeerClientToEcho(t *testing.T, rt interopRuntime, tc interopCase, url s
 // extensions are those of the case.
 func testCodecClientToPeer(t *testing.T, server *peer, tc interopCase, url string) {
 	t.Run("client closes", func(t *testing.T) {
-		c, ext := dialRecorded(t, url+"/peer/codec")
+		c, ext := dialRecorded(t, url+"/peer/codec", tc.compress)
 		if ext != tc.clientExtensions {
 			t.Errorf("client's extensions %q, want %q", ext, tc.clientExtensions)
 		}
-		conn := server.expectOpen(t, "/peer/codec", tc.upstreamExtensions)
+		conn := server.expectOpen(t, "/peer/codec", tc.upstreamExtensions[server.runtime])
 		for _, m := range interopMessages() {
 			if err := c.WriteMessage(m.typ, m.data); err != nil {
 				t.Fatal(err)
@@ -196,8 +218,8 @@ func testCodecClientToPeer(t *testing.T, server *peer, tc interopCase, url strin
 		expectCodecClose(t, c, clientCloseCode, clientCloseReason)
 	})
 	t.Run("server closes", func(t *testing.T) {
-		c, _ := dialRecorded(t, url+"/peer/codec")
-		conn := server.expectOpen(t, "/peer/codec", tc.upstreamExtensions)
+		c, _ := dialRecorded(t, url+"/peer/codec", tc.compress)
+		conn := server.expectOpen(t, "/peer/codec", tc.upstreamExtensions[server.runtime])
 		server.send(t, closeCommand(conn, serverCloseCode, serverCloseReason))
 		expectCodecClose(t, c, serverCloseCode, serverCloseReason)
 		// The codec answers with the code alone.
@@ -210,7 +232,7 @@ func testCodecClientToPeer(t *testing.T, server *peer, tc interopCase, url strin
 func testPeerClientToPeer(t *testing.T, rt interopRuntime, server *peer, tc interopCase, url string) {
 	t.Run("client closes", func(t *testing.T) {
 		client := startPeerClient(t, rt, tc, url+"/peer/"+rt.name)
-		conn := server.expectOpen(t, "/peer/"+rt.name, tc.upstreamExtensions)
+		conn := server.expectOpen(t, "/peer/"+rt.name, tc.upstreamExtensions[server.runtime])
 		for _, m := range interopMessages() {
 			client.send(t, sendCommand(m))
 			server.expectMessage(t, m)
@@ -222,7 +244,7 @@ func testPeerClientToPeer(t *testing.T, rt interopRuntime, server *peer, tc inte
 	})
 	t.Run("server closes", func(t *testing.T) {
 		client := startPeerClient(t, rt, tc, url+"/peer/"+rt.name)
-		conn := server.expectOpen(t, "/peer/"+rt.name, tc.upstreamExtensions)
+		conn := server.expectOpen(t, "/peer/"+rt.name, tc.upstreamExtensions[server.runtime])
 		server.send(t, closeCommand(conn, serverCloseCode, serverCloseReason))
 		client.expectClose(t, serverCloseCode, serverCloseReason)
 		server.expectServerClose(t, conn, serverCloseCode, serverCloseReason)
@@ -326,11 +348,12 @@ func messageTypeName(typ codec.MessageType) string {
 
 // peer is a running peer script.
 type peer struct {
-	name   string
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	events chan peerEvent // closed when its stdout ends
-	stderr *output
+	name    string
+	runtime string // "node" or "python"
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	events  chan peerEvent // closed when its stdout ends
+	stderr  *output
 }
 
 // startPeerClient starts the runtime's client, connecting to url, and
@@ -359,10 +382,11 @@ func startPeer(t *testing.T, rt interopRuntime, role string, compress bool, args
 	}
 	script := filepath.Join(interopDir, role+rt.ext)
 	p := &peer{
-		name:   rt.name + " " + role,
-		cmd:    exec.Command(rt.command[0], slices.Concat(rt.command[1:], []string{script}, args)...),
-		events: make(chan peerEvent, 64),
-		stderr: newOutput(),
+		name:    rt.name + " " + role,
+		runtime: rt.name,
+		cmd:     exec.Command(rt.command[0], slices.Concat(rt.command[1:], []string{script}, args)...),
+		events:  make(chan peerEvent, 64),
+		stderr:  newOutput(),
 	}
 	p.cmd.Stderr = p.stderr
 	var err error
@@ -515,7 +539,7 @@ func firstDifference(got, want []byte) string {
 // interopOffered, checks the subprotocol, and returns the connection and
 // the Sec-WebSocket-Extensions header of the 101, which it reads from the
 // wire (the Handshake leaves the handshake's own headers out).
-func dialRecorded(t *testing.T, url string) (*codec.Conn, string) {
+func dialRecorded(t *testing.T, url string, compress bool) (*codec.Conn, string) {
 	t.Helper()
 	var rec *responseRecorder
 	d := codec.Dialer{
@@ -528,6 +552,9 @@ func dialRecorded(t *testing.T, url string) (*codec.Conn, string) {
 			rec = &responseRecorder{Conn: nc}
 			return rec, nil
 		},
+	}
+	if compress {
+		d.Compression = &codec.Compression{}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
