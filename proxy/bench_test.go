@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/wasmgate/wasmgate/codec"
 )
@@ -142,6 +144,115 @@ func BenchmarkProxy_AuthHandshake(b *testing.B) {
 				}
 				c.Close(codec.CloseNormal, "") //nolint:errcheck // the benchmark measures the handshake
 			}
+		})
+	}
+}
+
+// BenchmarkProxy_Compressed is BenchmarkProxy_Pipelined through a route
+// that compresses both legs, with JSON-like messages that a client and an
+// upstream compress (the upstream echoes whole messages, compressed).
+func BenchmarkProxy_Compressed(b *testing.B) {
+	for _, takeover := range []bool{false, true} {
+		ext := make(chan string, 64)
+		up := deflateUpstream(b, true, ext)
+		_, addr := startProxy(b, fmt.Sprintf(`
+listener "public" { address = "127.0.0.1:0" }
+upstream "echo" { servers = ["ws://{{up}}"] }
+route "all" {
+  upstream                     = "echo"
+  compression                  = true
+  compression_context_takeover = %v
+}
+`, takeover), map[string]string{"up": up})
+		const window = 32
+		for _, size := range []int{128, 4 << 10} {
+			b.Run(fmt.Sprintf("takeover=%v/%d", takeover, size), func(b *testing.B) {
+				c, hs := dialProxy(b, "ws://"+addr+"/", &codec.Dialer{Compression: &codec.Compression{}})
+				if hs.Extensions == "" || <-ext == "" {
+					b.Fatal("compression not negotiated on both legs")
+				}
+				p := compressible(size)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				sent, received := 0, 0
+				for b.Loop() {
+					for sent-received < window {
+						if err := c.WriteMessage(codec.Text, p); err != nil {
+							b.Fatal(err)
+						}
+						sent++
+					}
+					if _, _, err := c.ReadMessage(); err != nil {
+						b.Fatal(err)
+					}
+					received++
+				}
+				for received < sent {
+					if _, _, err := c.ReadMessage(); err != nil {
+						b.Fatal(err)
+					}
+					received++
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkProxy_IdleMemory reports the heap that an idle proxied
+// connection holds once it has carried a few messages, uncompressed and
+// compressed with and without context takeover. The client and the
+// upstream are in the same process: the figure is the whole connection
+// (client, proxy and upstream ends), and the difference between the rows
+// is what compression costs.
+func BenchmarkProxy_IdleMemory(b *testing.B) {
+	const conns = 200
+	for _, mode := range []struct {
+		name, route string
+	}{
+		{"uncompressed", ""},
+		{"compressed", "compression = true"},
+		{"compressed_takeover", "compression = true\n  compression_context_takeover = true"},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			ext := make(chan string, conns)
+			up := deflateUpstream(b, true, ext)
+			_, addr := startProxyWith(b, `
+listener "public" { address = "127.0.0.1:0" }
+upstream "echo" { servers = ["ws://{{up}}"] }
+route "all" {
+  upstream = "echo"
+  `+mode.route+`
+}
+`, map[string]string{"up": up}, nil, func(p *Proxy) { p.parkAfter = 10 * time.Millisecond })
+			msg := compressible(4 << 10)
+			var perConn float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				clients := make([]*codec.Conn, conns)
+				for i := range clients {
+					c, _ := dialProxy(b, "ws://"+addr+"/", &codec.Dialer{Compression: &codec.Compression{}})
+					<-ext
+					for range 4 {
+						if err := c.WriteMessage(codec.Text, msg); err != nil {
+							b.Fatal(err)
+						}
+						if _, _, err := c.ReadMessage(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					clients[i] = c
+				}
+				time.Sleep(200 * time.Millisecond) // the proxy's legs park
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perConn = float64(after.HeapInuse-before.HeapInuse) / conns
+				for _, c := range clients {
+					c.CloseNow()
+				}
+			}
+			b.ReportMetric(perConn, "heap-B/conn")
 		})
 	}
 }

@@ -29,7 +29,7 @@ func (c countingConn) Read(p []byte) (int, error) {
 // deflateUpstream is an upstream that accepts permessage-deflate when
 // accept is set and echoes whole messages, so that it compresses what it
 // sends back; each connection's negotiated extensions go to ext.
-func deflateUpstream(t *testing.T, accept bool, ext chan<- string) string {
+func deflateUpstream(t testing.TB, accept bool, ext chan<- string) string {
 	t.Helper()
 	decide := func(*codec.Request) (*codec.Response, error) {
 		if accept {
