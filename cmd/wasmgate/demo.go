@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"fmt"
 	"net"
+	"strings"
 	"text/template"
 	"time"
 
@@ -85,13 +86,14 @@ func runDemo(ctx context.Context, listen string, srv *server) int {
 	proxyURL := listenerURL(cfg.Listeners[0], srv.p) + "/"
 	fmt.Fprintf(std.out, `wasmgate demo: no -config given, so a proxy in front of a built-in echo server.
 
-  proxy   %s  (route "echo": every path)
+  proxy   %s  (route "echo": every path, permessage-deflate)
   echo    %s  (upstream "echo")
 
 Try it:   wasmgate client %s
+  or open %s in a browser: a WebSocket console
 Yours:    wasmgate run -config FILE (see wasmgate -h)
 Stop:     Ctrl-C
-`, proxyURL, echoURL, proxyURL)
+`, proxyURL, echoURL, proxyURL, "http"+strings.TrimPrefix(proxyURL, "ws"))
 	return srv.serve(ctx)
 }
 

@@ -281,8 +281,12 @@ func writeListeners(w io.Writer, cfg *config.Config, p *proxy.Proxy) {
 			for i, s := range r.Upstream.Servers {
 				servers[i] = config.RedactURL(s)
 			}
-			fmt.Fprintf(w, "  route %q: %s -> upstream %q [%s]\n",
-				r.Name, describeMatch(r), r.Upstream.Name, strings.Join(servers, ", "))
+			deflate := ""
+			if r.Compression != nil {
+				deflate = ", permessage-deflate"
+			}
+			fmt.Fprintf(w, "  route %q: %s -> upstream %q [%s]%s\n",
+				r.Name, describeMatch(r), r.Upstream.Name, strings.Join(servers, ", "), deflate)
 		}
 	}
 }
