@@ -120,14 +120,8 @@ func (s *session) relayFiltered(src, dst *codec.Conn, fromUpstream bool, stats *
 	}
 	batch := make([]plugins.Message, 0, 8)
 	for {
-		typ, payload, err := src.ReadMessage()
-		if err == nil && !limiter.allow() {
-			err = errMessageRate // the message is not relayed
-		}
+		typ, payload, err := nextMessage(src, dst, limiter)
 		if err != nil {
-			if ferr := dst.Flush(); ferr != nil && (err == codec.ErrIdle || err == errMessageRate) {
-				return &writeError{ferr}
-			}
 			return err
 		}
 		batch = append(batch[:0], plugins.Message{Type: typ, Payload: payload})

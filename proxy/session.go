@@ -181,20 +181,31 @@ func compresses(c *codec.Conn) bool {
 	return ok
 }
 
+// nextMessage reads src's next message for a pump that relays whole
+// messages. A message over the client's rate ends the pump with
+// errMessageRate, unrelayed; any end first flushes what dst has buffered.
+func nextMessage(src, dst *codec.Conn, limiter *rateLimiter) (codec.MessageType, []byte, error) {
+	typ, payload, err := src.ReadMessage()
+	if err == nil && !limiter.allow() {
+		err = errMessageRate // the message is not relayed
+	}
+	if err != nil {
+		if ferr := dst.Flush(); ferr != nil && (err == codec.ErrIdle || err == errMessageRate) {
+			return 0, nil, &writeError{ferr}
+		}
+		return 0, nil, err
+	}
+	return typ, payload, nil
+}
+
 // relayMessages relays whole messages from src to dst, for a dst that
 // compresses them (frames are written uncompressed). It is relay but for
 // the unit: a message is read whole, inflated if src compressed it, and
 // written whole.
 func relayMessages(src, dst *codec.Conn, stats *dirStats, filters *plugins.Conn, limiter *rateLimiter) error {
 	for {
-		typ, payload, err := src.ReadMessage()
-		if err == nil && !limiter.allow() {
-			err = errMessageRate // the message is not relayed
-		}
+		typ, payload, err := nextMessage(src, dst, limiter)
 		if err != nil {
-			if ferr := dst.Flush(); ferr != nil && (err == codec.ErrIdle || err == errMessageRate) {
-				return &writeError{ferr}
-			}
 			return err
 		}
 		stats.add(1, uint64(len(payload)))
