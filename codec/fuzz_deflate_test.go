@@ -106,31 +106,7 @@ func FuzzInflateMessage(f *testing.F) {
 		}
 
 		fc, fnc := newConn()
-		var framed []modelMessage
-		var cur []byte
-		for {
-			fr, err := fc.ReadFrame()
-			if err != nil {
-				if end := endOf(t, err); end != gotEnd {
-					t.Fatalf("ReadFrame ended with %s, ReadMessage with %s", end, gotEnd)
-				}
-				break
-			}
-			if int64(len(fr.Payload)) > limits.MaxFrameSize {
-				t.Fatalf("frame of %d bytes over the limit of %d", len(fr.Payload), limits.MaxFrameSize)
-			}
-			cur = append(cur, fr.Payload...)
-			if fr.Fin {
-				framed = append(framed, modelMessage{fr.Type, cur})
-				cur = nil
-			}
-		}
-		if !slices.EqualFunc(framed, got, modelMessage.equal) {
-			t.Fatalf("ReadFrame assembled %v, ReadMessage read %v", framed, got)
-		}
-		if !bytes.Equal(fnc.out.Bytes(), nc.out.Bytes()) {
-			t.Fatalf("ReadFrame wrote %q, ReadMessage %q", fnc.out.Bytes(), nc.out.Bytes())
-		}
+		checkFramesMatch(t, fc, fnc, nc, limits.MaxFrameSize, got, gotEnd)
 	})
 }
 

@@ -116,32 +116,42 @@ func FuzzReadMessage(f *testing.F) {
 
 		// The same stream, frame by frame.
 		fc, fnc := newConn()
-		var framed []modelMessage
-		var cur []byte
-		for {
-			fr, err := fc.ReadFrame()
-			if err != nil {
-				if end := endOf(t, err); end != gotEnd {
-					t.Fatalf("ReadFrame ended with %s, ReadMessage with %s", end, gotEnd)
-				}
-				break
-			}
-			if int64(len(fr.Payload)) > limits.MaxFrameSize {
-				t.Fatalf("frame of %d bytes over the limit of %d", len(fr.Payload), limits.MaxFrameSize)
-			}
-			cur = append(cur, fr.Payload...)
-			if fr.Fin {
-				framed = append(framed, modelMessage{fr.Type, cur})
-				cur = nil
-			}
-		}
-		if !slices.EqualFunc(framed, got, modelMessage.equal) {
-			t.Fatalf("ReadFrame assembled %v, ReadMessage read %v", framed, got)
-		}
-		if !bytes.Equal(fnc.out.Bytes(), nc.out.Bytes()) {
-			t.Fatalf("ReadFrame wrote %q, ReadMessage %q", fnc.out.Bytes(), nc.out.Bytes())
-		}
+		checkFramesMatch(t, fc, fnc, nc, limits.MaxFrameSize, got, gotEnd)
 	})
+}
+
+// checkFramesMatch reads the stream again frame by frame with fc, which
+// wrote to fnc, and checks that the frames assemble into the messages
+// that ReadMessage got from the same stream, end the same way, stay
+// within the frame limit, and that both wrote the same (pongs, closes)
+// as ReadMessage's nc.
+func checkFramesMatch(t *testing.T, fc *Conn, fnc, nc *streamConn, maxFrame int64, got []modelMessage, gotEnd modelEnd) {
+	t.Helper()
+	var framed []modelMessage
+	var cur []byte
+	for {
+		fr, err := fc.ReadFrame()
+		if err != nil {
+			if end := endOf(t, err); end != gotEnd {
+				t.Fatalf("ReadFrame ended with %s, ReadMessage with %s", end, gotEnd)
+			}
+			break
+		}
+		if int64(len(fr.Payload)) > maxFrame {
+			t.Fatalf("frame of %d bytes over the limit of %d", len(fr.Payload), maxFrame)
+		}
+		cur = append(cur, fr.Payload...)
+		if fr.Fin {
+			framed = append(framed, modelMessage{fr.Type, cur})
+			cur = nil
+		}
+	}
+	if !slices.EqualFunc(framed, got, modelMessage.equal) {
+		t.Fatalf("ReadFrame assembled %v, ReadMessage read %v", framed, got)
+	}
+	if !bytes.Equal(fnc.out.Bytes(), nc.out.Bytes()) {
+		t.Fatalf("ReadFrame wrote %q, ReadMessage %q", fnc.out.Bytes(), nc.out.Bytes())
+	}
 }
 
 type modelMessage struct {
