@@ -15,6 +15,13 @@ import (
 // its address.
 func echoServer(t testing.TB, u *Upgrader) string {
 	t.Helper()
+	return serveUpgrades(t, u, func(c *Conn) { Echo(c) }) //nolint:errcheck // the tests check what the client sees
+}
+
+// serveUpgrades upgrades every connection to a loopback listener with u,
+// runs handle on it and closes it; it returns the listener's address.
+func serveUpgrades(t testing.TB, u *Upgrader, handle func(*Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +39,8 @@ func echoServer(t testing.TB, u *Upgrader) string {
 					nc.Close()
 					return
 				}
-				Echo(c)
+				defer c.CloseNow()
+				handle(c)
 			}()
 		}
 	}()

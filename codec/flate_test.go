@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"net"
 	"runtime"
 	"slices"
 	"testing"
@@ -299,46 +298,26 @@ func jsonLike(size int, seed uint64) []byte {
 // WriteMessage (compressing). The parameters it agreed go to params.
 func deflateEchoServer(t testing.TB, u *Upgrader, params chan<- CompressionParams) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return serveUpgrades(t, u, func(c *Conn) {
+		if params != nil {
+			p, _ := c.Compression()
+			params <- p
+		}
+		var msg []byte
 		for {
-			nc, err := ln.Accept()
+			f, err := c.ReadFrame()
 			if err != nil {
 				return
 			}
-			go func() {
-				c, _, err := u.Upgrade(nc)
-				if err != nil {
-					nc.Close()
+			msg = append(msg, f.Payload...)
+			if f.Fin {
+				if err := c.WriteMessage(f.Type, msg); err != nil {
 					return
 				}
-				defer c.CloseNow()
-				if params != nil {
-					p, _ := c.Compression()
-					params <- p
-				}
-				var msg []byte
-				for {
-					f, err := c.ReadFrame()
-					if err != nil {
-						return
-					}
-					msg = append(msg, f.Payload...)
-					if f.Fin {
-						if err := c.WriteMessage(f.Type, msg); err != nil {
-							return
-						}
-						msg = msg[:0]
-					}
-				}
-			}()
+				msg = msg[:0]
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // TestConn_DeflateRoundTrip sends messages of every size through a codec
