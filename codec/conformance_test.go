@@ -1,6 +1,7 @@
 package codec_test
 
 import (
+	"errors"
 	"net"
 	"testing"
 
@@ -35,4 +36,82 @@ func TestConformance(t *testing.T) {
 		}
 	}()
 	conformance.Run(t, conformance.Target{Addr: ln.Addr().String(), MaxMessageSize: limit})
+}
+
+// TestConformance_Compression runs the suite's permessage-deflate cases
+// against a codec server that echoes whole messages, so that it
+// compresses its echoes: once with the codec's defaults (context takeover,
+// 15-bit windows, every offer honored as offered) and once restricted (no
+// takeover either way, 10-bit windows: the codec compresses only messages
+// that fit its window and asks the client for a 10-bit window where the
+// client lets it).
+func TestConformance_Compression(t *testing.T) {
+	const limit = 16 << 20
+	for _, tc := range []struct {
+		name string
+		cfg  codec.Compression
+	}{
+		{"defaults", codec.Compression{Threshold: -1}},
+		{"restricted", codec.Compression{Threshold: -1, ServerNoContextTakeover: true, ClientNoContextTakeover: true, ServerMaxWindowBits: 10, ClientMaxWindowBits: 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := codec.Upgrader{Options: codec.Options{MaxMessageSize: limit}, Compression: &tc.cfg}
+			addr := serveMessageEcho(t, &u)
+			var cases []conformance.Case
+			for _, c := range conformance.Cases() {
+				if c.Offer != "" {
+					cases = append(cases, c)
+				}
+			}
+			conformance.RunCases(t, conformance.Target{Addr: addr, MaxMessageSize: limit, Compression: true}, cases)
+		})
+	}
+}
+
+// serveMessageEcho serves upgrades with u on loopback, echoing each whole
+// message with WriteMessage (compressed when the connection compresses),
+// and returns the address.
+func serveMessageEcho(t *testing.T, u *codec.Upgrader) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c, _, err := u.Upgrade(nc)
+				if err != nil {
+					nc.Close()
+					return
+				}
+				for {
+					typ, p, err := c.ReadMessage()
+					if err != nil {
+						var ce *codec.CloseError
+						var pe *codec.ProtocolError
+						switch {
+						case errors.As(err, &ce):
+							c.Close(ce.Code, "") //nolint:errcheck // completes the handshake
+						case errors.As(err, &pe):
+							c.Close(pe.Code, "") //nolint:errcheck // lingers so the close frame arrives
+						default:
+							c.CloseNow()
+						}
+						return
+					}
+					if err := c.WriteMessage(typ, p); err != nil {
+						c.CloseNow()
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }

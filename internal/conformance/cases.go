@@ -7,15 +7,17 @@ import "fmt"
 func Cases() []Case {
 	var cs []Case
 	for _, group := range [][]Case{
-		framingCases(),       // 1
-		pingCases(),          // 2
-		reservedBitsCases(),  // 3
-		opcodeCases(),        // 4
-		fragmentationCases(), // 5
-		utf8Cases(),          // 6
-		closeCases(),         // 7
-		largeMessageCases(),  // 9
-		limitCases(),         // 10
+		framingCases(),              // 1
+		pingCases(),                 // 2
+		reservedBitsCases(),         // 3
+		opcodeCases(),               // 4
+		fragmentationCases(),        // 5
+		utf8Cases(),                 // 6
+		closeCases(),                // 7
+		largeMessageCases(),         // 9
+		limitCases(),                // 10
+		compressionCases(),          // 12
+		compressionParameterCases(), // 13
 	} {
 		cs = append(cs, group...)
 	}

@@ -16,13 +16,19 @@ type Target struct {
 	Addr   string      // host:port on loopback
 	Path   string      // request path, default "/"
 	Host   string      // Host header, default Addr
-	Header http.Header // extra request headers (optional); must not offer extensions
+	Header http.Header // extra request headers (optional); must not offer extensions (see Case.Offer)
 
 	// MaxMessageSize is the server's configured limit on a message: the
 	// category 10 cases send one byte more and expect close 1009, and the
 	// category 9 cases above it are skipped. 0 means no limit: the limit
 	// cases are skipped.
 	MaxMessageSize int64
+
+	// Compression says that the server negotiates permessage-deflate (RFC
+	// 7692) and accepts every valid offer of it: the compression cases
+	// (categories 12 and 13) run only when it is set, and then fail if the
+	// server declines a valid offer.
+	Compression bool
 }
 
 // Case is one conformance check, run on a fresh connection.
@@ -33,6 +39,11 @@ type Case struct {
 	// Run drives the connection and returns nil when the server did exactly
 	// what RFC 6455 requires, or an error that says what it did instead.
 	Run func(s *Session) error
+
+	// Offer is the Sec-WebSocket-Extensions header of the case's opening
+	// handshake; "" offers no extension. A case with an offer is skipped
+	// unless the Target says it compresses.
+	Offer string
 
 	// Heavy marks a case that moves megabytes: heavy cases run one at a time,
 	// with a deadline of 30s instead of 10s.
@@ -116,7 +127,10 @@ func execute(target Target, c Case) error {
 	if c.Heavy {
 		timeout = heavyTimeout
 	}
-	s, err := dial(target, time.Now().Add(timeout))
+	if c.Offer != "" && !target.Compression {
+		return Skipped("the target does not negotiate permessage-deflate (Target.Compression)")
+	}
+	s, err := dial(target, c.Offer, time.Now().Add(timeout))
 	if err != nil {
 		return fmt.Errorf("case %s (%s): opening handshake: %w", c.ID, c.Name, err)
 	}

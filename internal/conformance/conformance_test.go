@@ -310,7 +310,7 @@ func TestDial_Handshake(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := startRawServer(t, tc.response)
-			s, err := dial(Target{Addr: addr}, time.Now().Add(5*time.Second))
+			s, err := dial(Target{Addr: addr}, "", time.Now().Add(5*time.Second))
 			if err == nil {
 				s.close()
 				t.Fatal("handshake succeeded")
@@ -354,6 +354,7 @@ func startRawServer(t *testing.T, response func(key string) string) string {
 type echoConfig struct {
 	checkUTF8 bool  // close with 1007 on a text message that is not UTF-8
 	readLimit int64 // gorilla's read limit (0: none)
+	compress  bool  // negotiate permessage-deflate
 
 	mutate func(p []byte) // changes each message before it is echoed
 }
@@ -362,14 +363,20 @@ type echoConfig struct {
 // loopback and returns its address.
 func startEchoServer(t *testing.T, cfg echoConfig) string {
 	t.Helper()
-	return startServer(t, func(c *websocket.Conn) { serveEcho(c, cfg) })
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, EnableCompression: cfg.compress}
+	return startServerWith(t, &up, func(c *websocket.Conn) { serveEcho(c, cfg) })
 }
 
 // startServer starts a WebSocket server on loopback that serves each
 // connection with serve, and returns its address.
 func startServer(t *testing.T, serve func(c *websocket.Conn)) string {
 	t.Helper()
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	return startServerWith(t, &websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}, serve)
+}
+
+// startServerWith is startServer with the upgrader up.
+func startServerWith(t *testing.T, up *websocket.Upgrader, serve func(c *websocket.Conn)) string {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
@@ -420,4 +427,43 @@ func lingeringClose(nc net.Conn) {
 	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	io.Copy(io.Discard, nc)
 	nc.Close()
+}
+
+// gorillaCompressionFailures says why gorilla/websocket v1.5.3, with
+// compression on, fails a compression case, or returns "". Each is a real
+// deviation from RFC 7692 (or, for invalid DEFLATE data, gorilla leaving
+// the close to an application that, like its examples, does not send one),
+// so each proves that its case can fail.
+func gorillaCompressionFailures(id string) string {
+	switch {
+	case id == "12.8.1" || id == "12.8.2" || id == "12.8.3":
+		return "gorilla does not check RSV1 on control frames and continuation frames (RFC 7692 §6.1)"
+	case id == "12.8.6" || id == "12.8.7":
+		return "gorilla hands the flate error to the application, which closes without a close frame"
+	case id == "12.8.9":
+		return "gorilla's read limit counts compressed bytes, so 20 KB on the wire inflate to 16 MiB"
+	case regexp.MustCompile(`^13\.(8|9|10|11)\.\d+$|^13\.13\.2$`).MatchString(id):
+		return "gorilla answers every offer with server_no_context_takeover; client_no_context_takeover and ignores an offered server_max_window_bits (RFC 7692 §7.1.2.1)"
+	case strings.HasPrefix(id, "13.12."):
+		return "gorilla accepts permessage-deflate whatever its parameters instead of declining an invalid offer (RFC 7692 §5)"
+	}
+	return ""
+}
+
+// TestRun_GorillaCompression runs the compression cases against a strict
+// echo server built on gorilla/websocket with compression on, and checks
+// that exactly the cases that gorillaCompressionFailures names fail. Those
+// that pass include every echo with the parameters gorilla accepts: its
+// compress/flate data is checked by the harness's own decoder.
+func TestRun_GorillaCompression(t *testing.T) {
+	addr := startEchoServer(t, echoConfig{checkUTF8: true, readLimit: 16 << 20, compress: true})
+	var cases []Case
+	for _, c := range Cases() {
+		if c.Offer != "" {
+			cases = append(cases, c)
+		}
+	}
+	known := expectFailures(t, gorillaCompressionFailures)
+	run(t, Target{Addr: addr, MaxMessageSize: 16 << 20, Compression: true}, cases, known.verdict)
+	known.checkAllJudged(t)
 }

@@ -2,8 +2,16 @@
 // test against any echo server. It is written from RFC 6455 and follows the
 // case categories of the Autobahn|Testsuite (with their numbering): framing
 // (1), pings and pongs (2), reserved bits (3), opcodes (4), fragmentation
-// (5), UTF-8 (6), closing (7), large messages (9) and the server's message
-// size limit (10).
+// (5), UTF-8 (6), closing (7), large messages (9), the server's message
+// size limit (10), and permessage-deflate (RFC 7692): compressed messages
+// (12) and the extension's parameters and negotiation (13).
+//
+// The compression cases run when the target says it compresses
+// (Target.Compression). The harness then plays a strict client: it checks
+// the server's answer to each offer against RFC 7692 section 7.1, and
+// compresses and inflates with its own DEFLATE code, which uses the whole
+// window the server allowed it and checks that the server keeps to the
+// window and the context takeover it agreed to, as compress/flate cannot.
 //
 // The suite is black-box: it speaks raw bytes over TCP, does the opening
 // handshake itself, and writes frames that no WebSocket library would write

@@ -54,11 +54,20 @@ type event struct {
 	// evEOF
 	err     error
 	partial *event // the message the connection closed in the middle of
+
+	// A compressed message (RSV1 on its first frame) as received: it is
+	// inflated and compared when complete.
+	compressed bool
+	deflated   []byte
+	wire       int64 // its size on the wire
 }
 
 func (e *event) String() string {
 	switch e.kind {
 	case evMessage:
+		if e.compressed {
+			return fmt.Sprintf("compressed %s (%s on the wire)", describeMessage(e.op, e.size, e.head), plural(e.wire, "byte"))
+		}
 		return describeMessage(e.op, e.size, e.head)
 	case evPong:
 		return "pong with payload " + quote(e.payload, 0)
@@ -70,7 +79,8 @@ func (e *event) String() string {
 		what = "the TCP connection failed (" + e.err.Error() + ")"
 	}
 	if e.partial != nil {
-		what += fmt.Sprintf(" in the middle of a %s message (%s in %s so far)", e.partial.op, plural(e.partial.size, "byte"), plural(int64(e.partial.frames), "frame"))
+		p := e.partial
+		what += fmt.Sprintf(" in the middle of a %s message (%s in %s so far)", p.op, plural(p.size+p.wire, "byte"), plural(int64(p.frames), "frame"))
 	} else {
 		what += " without a close frame"
 	}
@@ -139,7 +149,7 @@ func isClosed(err error) bool {
 // a failed read (a timeout, typically).
 func (s *Session) next(want io.Reader) (*event, error) {
 	for {
-		h, err := readHeader(s.br, &s.scratch)
+		h, err := readHeader(s.br, &s.scratch, s.pmd != nil)
 		if err != nil {
 			if isClosed(err) {
 				return &event{kind: evEOF, err: err, partial: s.msg}, nil
@@ -151,10 +161,13 @@ func (s *Session) next(want io.Reader) (*event, error) {
 			if s.msg != nil {
 				return nil, violationf("%s frame while a fragmented %s message is unfinished (§5.4)", h.op, s.msg.op)
 			}
-			s.msg = &event{kind: evMessage, op: h.op, mismatch: -1, compared: want != nil, want: want}
+			s.msg = &event{kind: evMessage, op: h.op, mismatch: -1, compared: want != nil, want: want, compressed: h.rsv1}
 		case OpContinuation:
 			if s.msg == nil {
 				return nil, violationf("continuation frame with no message started (§5.4)")
+			}
+			if h.rsv1 {
+				return nil, violationf("continuation frame with RSV1 set; only the first frame of a message says it is compressed (RFC 7692 §6.1)")
 			}
 			if s.msg.want != want {
 				s.msg.compared = false
@@ -182,6 +195,11 @@ func (s *Session) next(want io.Reader) (*event, error) {
 		if h.fin {
 			m := s.msg
 			s.msg = nil
+			if m.compressed {
+				if err := s.inflate(m); err != nil {
+					return nil, err
+				}
+			}
 			if m.compared && m.mismatch < 0 {
 				// Is the expected content longer than the message?
 				if n, _ := io.ReadFull(m.want, s.rbuf[:1]); n > 0 {
@@ -194,10 +212,14 @@ func (s *Session) next(want io.Reader) (*event, error) {
 }
 
 // readData reads the n payload bytes of a data frame into the message being
-// assembled, comparing them with the content it is expected to have.
+// assembled, comparing them with the content it is expected to have, or,
+// for a compressed message, keeping them to inflate.
 func (s *Session) readData(n int64) error {
 	m := s.msg
 	m.frames++
+	if m.compressed && m.wire+n > maxDeflated {
+		return fmt.Errorf("a compressed %s message of more than %s on the wire; the harness keeps at most that", m.op, sizeName(maxDeflated))
+	}
 	for done := int64(0); done < n; {
 		b := s.rbuf[:min(n-done, int64(len(s.rbuf)))]
 		if k, err := io.ReadFull(s.br, b); err != nil {
@@ -206,22 +228,58 @@ func (s *Session) readData(n int64) error {
 			}
 			return fmt.Errorf("reading a %s frame: %w", m.op, err)
 		}
-		if len(m.head) < headLen {
-			m.head = append(m.head, b[:min(len(b), headLen-len(m.head))]...)
+		if m.compressed {
+			m.deflated = append(m.deflated, b...)
+			m.wire += int64(len(b))
+		} else {
+			s.consume(m, b)
 		}
-		if m.compared && m.mismatch < 0 {
-			w := s.cbuf[:len(b)]
-			k, _ := io.ReadFull(m.want, w)
-			if i := firstDiff(b, w[:k]); i >= 0 {
-				m.mismatch = m.size + int64(i)
-				m.gotByte = b[i]
-				if i < k {
-					m.wantByte = w[i]
-				}
+		done += int64(len(b))
+	}
+	return nil
+}
+
+// consume adds b to the message m, comparing it with the content m is
+// expected to have.
+func (s *Session) consume(m *event, b []byte) {
+	if len(m.head) < headLen {
+		m.head = append(m.head, b[:min(len(b), headLen-len(m.head))]...)
+	}
+	if m.compared && m.mismatch < 0 {
+		w := s.cbuf[:len(b)]
+		k, _ := io.ReadFull(m.want, w)
+		if i := firstDiff(b, w[:k]); i >= 0 {
+			m.mismatch = m.size + int64(i)
+			m.gotByte = b[i]
+			if i < k {
+				m.wantByte = w[i]
 			}
 		}
-		m.size += int64(len(b))
-		done += int64(len(b))
+	}
+	m.size += int64(len(b))
+}
+
+// The bounds of a compressed message from the server: what the harness
+// keeps of it on the wire, and what it inflates it to.
+const (
+	maxDeflated = 32 << 20
+	maxInflated = 64 << 20
+)
+
+// inflate decompresses the complete compressed message m, checking that
+// the server kept to the agreed window and context takeover, and compares
+// the result with what m is expected to be.
+func (s *Session) inflate(m *event) error {
+	out, err := s.pmd.in.inflate(s.inflated[:0], m.deflated, maxInflated)
+	s.inflated = out[:0]
+	if err != nil {
+		return violationf("compressed %s message of %s (agreed %q): %v", m.op, plural(m.wire, "byte"), s.pmd.answer, err)
+	}
+	m.deflated = nil
+	for len(out) > 0 {
+		n := min(len(out), len(s.cbuf))
+		s.consume(m, out[:n])
+		out = out[n:]
 	}
 	return nil
 }

@@ -146,6 +146,7 @@ func maskBytes(b []byte, key [4]byte, pos int) int {
 // header is a frame header as the server sent it.
 type header struct {
 	fin    bool
+	rsv1   bool // the message is compressed (permessage-deflate only)
 	op     Opcode
 	length int64
 }
@@ -161,12 +162,14 @@ func violationf(format string, args ...any) error {
 }
 
 // readHeader reads the next frame header from the server and checks it as
-// strictly as RFC 6455 §5.2 allows: no mask (§5.1), no RSV bit (no
-// extension is ever negotiated), a defined opcode, control frames final and
-// at most 125 bytes (§5.5), the most significant bit of a 64-bit length
-// clear, and the minimal length encoding. io.EOF means the server closed the
-// connection at a frame boundary.
-func readHeader(r io.Reader, scratch *[8]byte) (header, error) {
+// strictly as RFC 6455 §5.2 allows: no mask (§5.1), no RSV bit but RSV1
+// on a data frame when permessage-deflate was agreed (deflate), a defined
+// opcode, control frames final and at most 125 bytes (§5.5), the most
+// significant bit of a 64-bit length clear, and the minimal length
+// encoding. Whether RSV1 is on the first frame of a message is for the
+// caller to check. io.EOF means the server closed the connection at a
+// frame boundary.
+func readHeader(r io.Reader, scratch *[8]byte, deflate bool) (header, error) {
 	b := scratch[:2]
 	if _, err := io.ReadFull(r, b); err != nil {
 		if err == io.ErrUnexpectedEOF {
@@ -174,9 +177,15 @@ func readHeader(r io.Reader, scratch *[8]byte) (header, error) {
 		}
 		return header{}, err
 	}
-	h := header{fin: b[0]&0x80 != 0, op: Opcode(b[0] & 0xF), length: int64(b[1] & 0x7F)}
-	if rsv := b[0] >> 4 & 7; rsv != 0 {
+	h := header{fin: b[0]&0x80 != 0, rsv1: b[0]&0x40 != 0, op: Opcode(b[0] & 0xF), length: int64(b[1] & 0x7F)}
+	switch rsv := b[0] >> 4 & 7; {
+	case rsv == 0:
+	case !deflate:
 		return h, violationf("%s frame with RSV bits %03b set, but no extension was negotiated (§5.2)", h.op, rsv)
+	case rsv != RSV1:
+		return h, violationf("%s frame with RSV bits %03b set; permessage-deflate defines only RSV1 (§5.2, RFC 7692 §6)", h.op, rsv)
+	case h.op.isControl():
+		return h, violationf("%s frame with RSV1 set; control frames are never compressed (RFC 7692 §6.1)", h.op)
 	}
 	if b[1]&0x80 != 0 {
 		return h, violationf("masked %s frame; a server must not mask (§5.1)", h.op)

@@ -34,7 +34,13 @@ type Session struct {
 	conn     net.Conn
 	br       *bufio.Reader
 	target   Target
+	offer    string // the Sec-WebSocket-Extensions offered, if any
 	deadline time.Time
+
+	// pmd is the permessage-deflate agreement, nil if none: what the
+	// harness sends may then be compressed (SendCompressed), and what the
+	// server sends is inflated.
+	pmd *pmd
 
 	wmu       sync.Mutex
 	wbuf      []byte
@@ -43,20 +49,22 @@ type Session struct {
 	writers   sync.WaitGroup
 
 	// Reading state, owned by the goroutine that runs the case.
-	scratch [8]byte
-	rbuf    []byte // payload as it arrives
-	cbuf    []byte // a control payload, or the expected bytes rbuf is compared with
-	msg     *event // the data message being assembled, if any
+	scratch  [8]byte
+	rbuf     []byte // payload as it arrives
+	cbuf     []byte // a control payload, or the expected bytes rbuf is compared with
+	msg      *event // the data message being assembled, if any
+	inflated []byte // the last compressed message, inflated: reused
 }
 
 // wsGUID is the magic string of RFC 6455 §1.3.
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // dial connects to target and performs the opening handshake of RFC 6455
-// §4.1, checking the 101 response as a client must: Upgrade, Connection,
-// Sec-WebSocket-Accept, and no extension or subprotocol that was not
-// offered.
-func dial(target Target, deadline time.Time) (*Session, error) {
+// §4.1, offering the extensions in offer (if not ""), and checks the 101
+// response as a client must: Upgrade, Connection, Sec-WebSocket-Accept, no
+// subprotocol that was not offered, and no extension other than an answer
+// to the offer that RFC 7692 allows (see agree).
+func dial(target Target, offer string, deadline time.Time) (*Session, error) {
 	d := net.Dialer{Deadline: deadline}
 	conn, err := d.Dial("tcp", target.Addr)
 	if err != nil {
@@ -70,6 +78,7 @@ func dial(target Target, deadline time.Time) (*Session, error) {
 		conn:     conn,
 		br:       bufio.NewReaderSize(conn, 64<<10),
 		target:   target,
+		offer:    offer,
 		deadline: deadline,
 		rbuf:     make([]byte, 32<<10),
 		cbuf:     make([]byte, 32<<10),
@@ -96,6 +105,9 @@ func (s *Session) handshake() error {
 	var req bytes.Buffer
 	fmt.Fprintf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n", path, host)
 	fmt.Fprintf(&req, "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n", key)
+	if s.offer != "" {
+		fmt.Fprintf(&req, "Sec-WebSocket-Extensions: %s\r\n", s.offer)
+	}
 	for name, values := range s.target.Header {
 		for _, v := range values {
 			fmt.Fprintf(&req, "%s: %s\r\n", name, v)
@@ -123,8 +135,19 @@ func (s *Session) handshake() error {
 	if got, want := resp.Header.Get("Sec-WebSocket-Accept"), acceptKey(key); got != want {
 		return fmt.Errorf("upgrade response has Sec-WebSocket-Accept %q, want %q", got, want)
 	}
-	if ext := resp.Header.Values("Sec-WebSocket-Extensions"); len(ext) > 0 {
+	ext := resp.Header.Values("Sec-WebSocket-Extensions")
+	switch {
+	case s.offer == "" && len(ext) > 0:
 		return fmt.Errorf("upgrade response accepts extensions %q that were not offered (§4.1)", ext)
+	case s.offer != "":
+		p, declined, err := agree(s.offer, ext)
+		if err != nil {
+			return err
+		}
+		if declined && s.target.Compression {
+			return fmt.Errorf("upgrade response declines the valid offer %q, but the target is said to negotiate permessage-deflate", s.offer)
+		}
+		s.pmd = p
 	}
 	if p := resp.Header.Get("Sec-WebSocket-Protocol"); p != "" && !headerHasToken(s.target.Header, "Sec-WebSocket-Protocol", p) {
 		return fmt.Errorf("upgrade response selects subprotocol %q that was not offered (§4.1)", p)
