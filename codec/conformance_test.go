@@ -12,30 +12,12 @@ import (
 // TestConformance runs the RFC 6455 conformance suite against the codec's
 // own echo server.
 func TestConformance(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	const limit = 16 << 20
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				u := codec.Upgrader{Options: codec.Options{MaxMessageSize: limit}}
-				c, _, err := u.Upgrade(nc)
-				if err != nil {
-					nc.Close()
-					return
-				}
-				codec.Echo(c) //nolint:errcheck // the suite checks the wire
-			}()
-		}
-	}()
-	conformance.Run(t, conformance.Target{Addr: ln.Addr().String(), MaxMessageSize: limit})
+	u := codec.Upgrader{Options: codec.Options{MaxMessageSize: limit}}
+	addr := serveConformance(t, &u, func(c *codec.Conn) {
+		codec.Echo(c) //nolint:errcheck // the suite checks the wire
+	})
+	conformance.Run(t, conformance.Target{Addr: addr, MaxMessageSize: limit})
 }
 
 // TestConformance_Compression runs the suite's permessage-deflate cases
@@ -56,22 +38,42 @@ func TestConformance_Compression(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := codec.Upgrader{Options: codec.Options{MaxMessageSize: limit}, Compression: &tc.cfg}
-			addr := serveMessageEcho(t, &u)
-			var cases []conformance.Case
-			for _, c := range conformance.Cases() {
-				if c.Offer != "" {
-					cases = append(cases, c)
-				}
-			}
+			addr := serveConformance(t, &u, echoMessages)
+			cases := conformance.CompressionCases()
 			conformance.RunCases(t, conformance.Target{Addr: addr, MaxMessageSize: limit, Compression: true}, cases)
 		})
 	}
 }
 
-// serveMessageEcho serves upgrades with u on loopback, echoing each whole
-// message with WriteMessage (compressed when the connection compresses),
-// and returns the address.
-func serveMessageEcho(t *testing.T, u *codec.Upgrader) string {
+// echoMessages echoes each whole message with WriteMessage, compressed
+// when the connection compresses (codec.Echo relays frames, which are
+// never compressed), and answers the end as codec.Echo does.
+func echoMessages(c *codec.Conn) {
+	for {
+		typ, p, err := c.ReadMessage()
+		if err != nil {
+			var ce *codec.CloseError
+			var pe *codec.ProtocolError
+			switch {
+			case errors.As(err, &ce):
+				c.Close(ce.Code, "") //nolint:errcheck // completes the handshake
+			case errors.As(err, &pe):
+				c.Close(pe.Code, "") //nolint:errcheck // lingers so the close frame arrives
+			default:
+				c.CloseNow()
+			}
+			return
+		}
+		if err := c.WriteMessage(typ, p); err != nil {
+			c.CloseNow()
+			return
+		}
+	}
+}
+
+// serveConformance serves upgrades with u on loopback until the test
+// ends, handing each connection to handle, and returns the address.
+func serveConformance(t *testing.T, u *codec.Upgrader, handle func(*codec.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -90,26 +92,7 @@ func serveMessageEcho(t *testing.T, u *codec.Upgrader) string {
 					nc.Close()
 					return
 				}
-				for {
-					typ, p, err := c.ReadMessage()
-					if err != nil {
-						var ce *codec.CloseError
-						var pe *codec.ProtocolError
-						switch {
-						case errors.As(err, &ce):
-							c.Close(ce.Code, "") //nolint:errcheck // completes the handshake
-						case errors.As(err, &pe):
-							c.Close(pe.Code, "") //nolint:errcheck // lingers so the close frame arrives
-						default:
-							c.CloseNow()
-						}
-						return
-					}
-					if err := c.WriteMessage(typ, p); err != nil {
-						c.CloseNow()
-						return
-					}
-				}
+				handle(c)
 			}()
 		}
 	}()

@@ -45,12 +45,7 @@ route "takeover" {
 func TestConformance_Compression(t *testing.T) {
 	up := startUpstream(t, nil, echoHandler)
 	_, addr := startProxy(t, compressionConformanceConfig, map[string]string{"up": up.addr})
-	var cases []conformance.Case
-	for _, c := range conformance.Cases() {
-		if c.Offer != "" {
-			cases = append(cases, c)
-		}
-	}
+	cases := conformance.CompressionCases()
 	for _, path := range []string{"/defaults", "/takeover"} {
 		t.Run(path[1:], func(t *testing.T) {
 			conformance.RunCases(t, conformance.Target{Addr: addr, Path: path, MaxMessageSize: 16 << 20, Compression: true}, cases)

@@ -24,6 +24,18 @@ func Cases() []Case {
 	return cs
 }
 
+// CompressionCases returns the cases of Cases that offer
+// permessage-deflate (categories 12 and 13), for a target that compresses.
+func CompressionCases() []Case {
+	var cs []Case
+	for _, c := range Cases() {
+		if c.Offer != "" {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
 // Frames of the cases. Each is final unless its name says otherwise.
 
 func text(p string) Frame { return Frame{Fin: true, Opcode: OpText, Payload: []byte(p)} }

@@ -326,6 +326,20 @@ func TestDial_Handshake(t *testing.T) {
 // response(its Sec-WebSocket-Key).
 func startRawServer(t *testing.T, response func(key string) string) string {
 	t.Helper()
+	return startTCPServer(t, func(c net.Conn) {
+		defer c.Close()
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		io.WriteString(c, response(req.Header.Get("Sec-WebSocket-Key")))
+	})
+}
+
+// startTCPServer listens on loopback until the test ends, serving each
+// connection with serve in a goroutine of its own, and returns the address.
+func startTCPServer(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -337,14 +351,7 @@ func startRawServer(t *testing.T, response func(key string) string) string {
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				io.WriteString(c, response(req.Header.Get("Sec-WebSocket-Key")))
-			}()
+			go serve(c)
 		}
 	}()
 	return ln.Addr().String()
@@ -457,12 +464,7 @@ func gorillaCompressionFailures(id string) string {
 // compress/flate data is checked by the harness's own decoder.
 func TestRun_GorillaCompression(t *testing.T) {
 	addr := startEchoServer(t, echoConfig{checkUTF8: true, readLimit: 16 << 20, compress: true})
-	var cases []Case
-	for _, c := range Cases() {
-		if c.Offer != "" {
-			cases = append(cases, c)
-		}
-	}
+	cases := CompressionCases()
 	known := expectFailures(t, gorillaCompressionFailures)
 	run(t, Target{Addr: addr, MaxMessageSize: 16 << 20, Compression: true}, cases, known.verdict)
 	known.checkAllJudged(t)

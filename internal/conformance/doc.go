@@ -35,5 +35,8 @@
 //	conformance.Run(t, conformance.Target{Addr: addr, MaxMessageSize: 1 << 20})
 //
 // which runs each case as a subtest named after its ID and name, so that
-// -run selects cases: -run 'TestEcho/5\.' runs the fragmentation cases.
+// -run selects cases: -run 'TestEcho/5\.' runs the fragmentation cases. The
+// compression cases of a server that compresses run with
+//
+//	conformance.RunCases(t, conformance.Target{Addr: addr, Compression: true}, conformance.CompressionCases())
 package conformance

@@ -205,34 +205,20 @@ func TestRun_DetectsBrokenCompression(t *testing.T) {
 // closes as a careful server does.
 func startScriptedServer(t *testing.T, extensions string, reply []byte) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					c.Close()
-					return
-				}
-				resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n"
-				if extensions != "" {
-					resp += "Sec-WebSocket-Extensions: " + extensions + "\r\n"
-				}
-				io.WriteString(c, resp+"\r\n")
-				c.Write(reply)
-				lingeringClose(c)
-			}()
+	return startTCPServer(t, func(c net.Conn) {
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			c.Close()
+			return
 		}
-	}()
-	return ln.Addr().String()
+		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + acceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n"
+		if extensions != "" {
+			resp += "Sec-WebSocket-Extensions: " + extensions + "\r\n"
+		}
+		io.WriteString(c, resp+"\r\n")
+		c.Write(reply)
+		lingeringClose(c)
+	})
 }
 
 // TestPayloadKinds checks the payloads of the compression cases: of the
@@ -327,21 +313,7 @@ func TestRun_DetectsShortHistory(t *testing.T) {
 // TestRun_DetectsShortHistory send: final, masked data frames.
 func startForgetfulServer(t *testing.T, history int) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveForgetful(c, history)
-		}
-	}()
-	return ln.Addr().String()
+	return startTCPServer(t, func(c net.Conn) { serveForgetful(c, history) })
 }
 
 func serveForgetful(c net.Conn, history int) {
