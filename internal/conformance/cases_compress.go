@@ -100,10 +100,9 @@ func compressionCases() []Case {
 		if limit <= 0 || limit > maxTestedLimit {
 			return Skipped("no MaxMessageSize to exceed")
 		}
-		// Zeros compress about a thousandfold: the server must stop
-		// inflating at its limit, not after the whole message.
-		zeros := make([]byte, limit+1)
-		s.Send(Frame{Fin: true, RSV: RSV1, Opcode: OpBinary, Payload: s.compress(zeros)})
+		// Zeros compress about a hundred-and-fifty-fold: the server
+		// must stop inflating at its limit, not after the whole message.
+		s.Send(Frame{Fin: true, RSV: RSV1, Opcode: OpBinary, Payload: compressedZeros(int(limit) + 1)})
 		return s.ExpectClose(1009)
 	}
 	cs = append(cs,

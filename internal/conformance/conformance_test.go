@@ -448,7 +448,7 @@ func gorillaCompressionFailures(id string) string {
 	case id == "12.8.6" || id == "12.8.7":
 		return "gorilla hands the flate error to the application, which closes without a close frame"
 	case id == "12.8.9":
-		return "gorilla's read limit counts compressed bytes, so 20 KB on the wire inflate to 16 MiB"
+		return "gorilla's read limit counts compressed bytes, so 106 KB on the wire inflate past its 16 MiB limit"
 	case regexp.MustCompile(`^13\.(8|9|10|11)\.\d+$|^13\.13\.2$`).MatchString(id):
 		return "gorilla answers every offer with server_no_context_takeover; client_no_context_takeover and ignores an offered server_max_window_bits (RFC 7692 §7.1.2.1)"
 	case strings.HasPrefix(id, "13.12."):

@@ -25,7 +25,7 @@ const (
 	minMatch   = 3
 	maxMatch   = 258
 	maxStored  = 65535 // the longest stored block: LEN is 16 bits
-	maxChain   = 32    // hash-chain candidates tried at each position
+	maxChain   = 8     // hash-chain candidates tried at each position
 	niceMatch  = 128   // a match this long ends the search
 	hashBits   = 15
 	endOfBlock = 256 // the end-of-block symbol
@@ -284,6 +284,33 @@ func (d *deflater) writeFixed(w *bitWriter) {
 		w.writeBits(uint64(dist-distBase[ds]), distExtra[ds])
 	}
 	w.writeBits(uint64(fixedLitCodes[endOfBlock]), uint(fixedLitLengths[endOfBlock]))
+}
+
+// compressedZeros returns the data of a message of n zero bytes (n > 0)
+// as compress would send it without history: a literal zero, then matches
+// at distance 1, in one fixed-Huffman block. It is built directly rather
+// than searched for, so that a bomb of many megabytes costs microseconds
+// per megabyte to make, even under the race detector.
+func compressedZeros(n int) []byte {
+	var w bitWriter
+	w.writeBits(0b010, 3) // BFINAL 0, BTYPE 01
+	for first := true; n > 0; first = false {
+		if first || n < minMatch {
+			w.writeBits(uint64(fixedLitCodes[0]), uint(fixedLitLengths[0]))
+			n--
+			continue
+		}
+		length := min(n, maxMatch)
+		ls := int(lengthSymbol[length-minMatch])
+		w.writeBits(uint64(fixedLitCodes[257+ls]), uint(fixedLitLengths[257+ls]))
+		w.writeBits(uint64(length-lengthBase[ls]), lengthExtra[ls])
+		w.writeBits(0, 5) // distance symbol 0: distance 1, no extra bits
+		n -= length
+	}
+	w.writeBits(uint64(fixedLitCodes[endOfBlock]), uint(fixedLitLengths[endOfBlock]))
+	w.writeBits(0, 3) // the sync flush, as in compress
+	w.align()
+	return w.dst
 }
 
 // bitWriter appends bits to dst from the least significant bit of each

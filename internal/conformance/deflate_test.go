@@ -848,3 +848,26 @@ func flateClean(data, dict, final []byte, bound int) ([]byte, bool) {
 	out, err := io.ReadAll(io.LimitReader(flate.NewReaderDict(r, dict), int64(bound+1)))
 	return out, err == nil && r.Len() == 0 && len(out) <= bound
 }
+
+// TestCompressedZeros checks the bomb builder: compress/flate and the
+// inflater both make n zeros of it, whatever n leaves after the matches.
+func TestCompressedZeros(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 4, 5, 258, 259, 260, 261, 262, 1000, 1 << 20} {
+		data := compressedZeros(n)
+		r := flate.NewReader(bytes.NewReader(append(append([]byte(nil), data...), deflateTail[:]...)))
+		got, err := io.ReadAll(r)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("n=%d: compress/flate: %v", n, err)
+		}
+		if len(got) != n || bytes.Count(got, []byte{0}) != n {
+			t.Fatalf("n=%d: compress/flate made %d bytes", n, len(got))
+		}
+		out, err := newInflater(8, false).inflate(nil, data, n)
+		if err != nil || len(out) != n || bytes.Count(out, []byte{0}) != n {
+			t.Fatalf("n=%d: inflater made %d bytes, %v", n, len(out), err)
+		}
+	}
+	if n := len(compressedZeros(16 << 20)); n > 16<<20/150 {
+		t.Errorf("16 MiB of zeros compress to %d bytes", n)
+	}
+}
