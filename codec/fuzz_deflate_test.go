@@ -6,7 +6,6 @@ import (
 	"io"
 	"slices"
 	"testing"
-	"unicode/utf8"
 )
 
 // zeroMasked encodes a client frame masked with the key 0, so that the
@@ -81,23 +80,7 @@ func FuzzInflateMessage(f *testing.F) {
 		}
 
 		c, nc := newConn()
-		var got []modelMessage
-		var err error
-		for {
-			var typ MessageType
-			var p []byte
-			typ, p, err = c.ReadMessage()
-			if err != nil {
-				break
-			}
-			if int64(len(p)) > limits.MaxMessageSize {
-				t.Fatalf("message of %d bytes over the limit of %d", len(p), limits.MaxMessageSize)
-			}
-			if typ == Text && !utf8.Valid(p) {
-				t.Fatalf("invalid UTF-8 text returned: %q", p)
-			}
-			got = append(got, modelMessage{typ, slices.Clone(p)})
-		}
+		got, err := readAllMessages(t, c, limits.MaxMessageSize)
 		gotEnd := endOf(t, err)
 
 		want, wantEnd, alt := modelReadDeflate(data, limits.MaxMessageSize, limits.MaxFrameSize, &modelDeflate{takeover: takeover})

@@ -90,23 +90,7 @@ func FuzzReadMessage(f *testing.F) {
 		}
 
 		c, nc := newConn()
-		var got []modelMessage
-		var err error
-		for {
-			var typ MessageType
-			var p []byte
-			typ, p, err = c.ReadMessage()
-			if err != nil {
-				break
-			}
-			if int64(len(p)) > limits.MaxMessageSize {
-				t.Fatalf("message of %d bytes over the limit of %d", len(p), limits.MaxMessageSize)
-			}
-			if typ == Text && !utf8.Valid(p) {
-				t.Fatalf("invalid UTF-8 text returned: %q", p)
-			}
-			got = append(got, modelMessage{typ, slices.Clone(p)})
-		}
+		got, err := readAllMessages(t, c, limits.MaxMessageSize)
 		gotEnd := endOf(t, err)
 
 		want, wantEnd := modelRead(data, limits.MaxMessageSize, limits.MaxFrameSize)
@@ -415,4 +399,25 @@ func validPrefix(p []byte, whole bool) bool {
 		}
 	}
 	return false
+}
+
+// readAllMessages reads messages from c until ReadMessage fails, and
+// checks what every message must be whatever the input: no longer than
+// limit, and UTF-8 if it is text.
+func readAllMessages(t *testing.T, c *Conn, limit int64) ([]modelMessage, error) {
+	t.Helper()
+	var got []modelMessage
+	for {
+		typ, p, err := c.ReadMessage()
+		if err != nil {
+			return got, err
+		}
+		if int64(len(p)) > limit {
+			t.Fatalf("message of %d bytes over the limit of %d", len(p), limit)
+		}
+		if typ == Text && !utf8.Valid(p) {
+			t.Fatalf("invalid UTF-8 text returned: %q", p)
+		}
+		got = append(got, modelMessage{typ, slices.Clone(p)})
+	}
 }
