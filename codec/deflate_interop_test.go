@@ -91,21 +91,7 @@ func TestDeflate_GorillaServer(t *testing.T) {
 	if hs.Extensions != want {
 		t.Fatalf("agreed %q, want %q", hs.Extensions, want)
 	}
-	for i, size := range interopSizes {
-		for _, typ := range []MessageType{Text, Binary} {
-			p := jsonLike(size, uint64(i))
-			if err := c.WriteMessage(typ, p); err != nil {
-				t.Fatal(err)
-			}
-			gotTyp, echo, err := c.ReadMessage()
-			if err != nil {
-				t.Fatalf("%d bytes: %v", size, err)
-			}
-			if gotTyp != typ || !bytes.Equal(echo, p) {
-				t.Fatalf("%d bytes of %v: got %d bytes of %v back", size, typ, len(echo), gotTyp)
-			}
-		}
-	}
+	roundTripJSONLike(t, c, interopSizes)
 	checkCompressed(t, cc)
 	if err := c.Close(CloseNormal, ""); err != nil {
 		t.Fatal(err)

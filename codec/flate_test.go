@@ -351,21 +351,7 @@ func TestConn_DeflateRoundTrip(t *testing.T) {
 						if !ok || got != want || <-params != want {
 							t.Fatalf("agreed %+v (%q), want %+v on both sides", got, hs.Extensions, want)
 						}
-						for i, size := range sizes {
-							for _, typ := range []MessageType{Text, Binary} {
-								p := jsonLike(size, uint64(i))
-								if err := c.WriteMessage(typ, p); err != nil {
-									t.Fatal(err)
-								}
-								gotTyp, echo, err := c.ReadMessage()
-								if err != nil {
-									t.Fatalf("%d bytes: %v", size, err)
-								}
-								if gotTyp != typ || !bytes.Equal(echo, p) {
-									t.Fatalf("%d bytes of %v: got %d bytes of %v back", size, typ, len(echo), gotTyp)
-								}
-							}
-						}
+						roundTripJSONLike(t, c, sizes)
 					})
 				}
 			}
@@ -577,6 +563,27 @@ func TestConn_DeflateNoLimit(t *testing.T) {
 		got, err := readAll(c, frames)
 		if err != io.EOF || len(got) != 1 || !bytes.Equal(got[0].payload, p) {
 			t.Fatalf("frames=%v: read %v, %v", frames, got, err)
+		}
+	}
+}
+
+// roundTripJSONLike sends a JSON-like message of each size, as text and
+// as binary, and expects each back unchanged before it sends the next.
+func roundTripJSONLike(t *testing.T, c *Conn, sizes []int) {
+	t.Helper()
+	for i, size := range sizes {
+		for _, typ := range []MessageType{Text, Binary} {
+			p := jsonLike(size, uint64(i))
+			if err := c.WriteMessage(typ, p); err != nil {
+				t.Fatal(err)
+			}
+			gotTyp, echo, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("%d bytes: %v", size, err)
+			}
+			if gotTyp != typ || !bytes.Equal(echo, p) {
+				t.Fatalf("%d bytes of %v: got %d bytes of %v back", size, typ, len(echo), gotTyp)
+			}
 		}
 	}
 }
