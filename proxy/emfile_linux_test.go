@@ -62,14 +62,6 @@ func TestEMFILEChild(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &orig); err != nil {
 		t.Fatal(err)
 	}
-	lowered := orig
-	lowered.Cur = emfileLimit
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
-		t.Fatal(err)
-	}
-	// Registered after startProxyLogging's, so it runs before the proxy
-	// shuts down.
-	t.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &orig) }) //nolint:errcheck // the process ends
 	// Each part fills the descriptor table; the connections of the one
 	// before must be closed by then, or one could free a descriptor after
 	// the table was filled.
@@ -78,11 +70,11 @@ func TestEMFILEChild(t *testing.T) {
 	t.Run("accept", func(t *testing.T) {
 		// Connect with the last free descriptor: the proxy has none left
 		// to accept the connection with.
-		fill := fillFDs(t, idle)
+		fill := fillFDs(t, idle, orig)
 		fill.free(1)
 		pending, err := net.Dial("tcp", addr)
 		if err != nil {
-			fill.free(len(fill.fds))
+			fill.release()
 			t.Fatalf("dial with the last descriptor: %v", err)
 		}
 		served := make(chan error, 1)
@@ -112,7 +104,7 @@ func TestEMFILEChild(t *testing.T) {
 			t.Errorf("the client was answered while the proxy had no descriptor: %v", err)
 		default:
 		}
-		fill.free(len(fill.fds))
+		fill.release()
 		if failures > 15 {
 			t.Errorf("%d accept failures in about a second: the accept loop spins", failures)
 		}
@@ -136,12 +128,12 @@ func TestEMFILEChild(t *testing.T) {
 	t.Run("dial", func(t *testing.T) {
 		// Two free descriptors: one for the client, one for the proxy to
 		// accept it with, none to dial the upstream with.
-		fill := fillFDs(t, idle)
+		fill := fillFDs(t, idle, orig)
 		fill.free(2)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c, _, err := (&codec.Dialer{}).Dial(ctx, url)
-		fill.free(len(fill.fds))
+		fill.release()
 		var se *codec.StatusError
 		if !errors.As(err, &se) {
 			if c != nil {
@@ -173,23 +165,31 @@ func TestEMFILEChild(t *testing.T) {
 	})
 }
 
-// filledFDs holds descriptors that fill the process's table.
+// filledFDs holds descriptors that fill the process's table, under a
+// lowered open-file limit.
 type filledFDs struct {
-	fds []int
+	fds  []int
+	orig syscall.Rlimit // the limit that release gives back
 }
 
 // fillFDs waits for the process to have no more than idle sockets open
-// (see countSockets), then opens /dev/null until it is out of them. The
-// test frees them (free), at the latest when it ends.
-func fillFDs(t testing.TB, idle int) *filledFDs {
+// (see countSockets), lowers its open-file limit to emfileLimit, then
+// opens /dev/null until it is out of descriptors. The test gives them back
+// (release), at the latest when it ends.
+func fillFDs(t testing.TB, idle int, orig syscall.Rlimit) *filledFDs {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); countSockets(t) > idle; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d sockets still open, %d when idle", countSockets(t), idle)
 		}
 	}
-	f := &filledFDs{}
-	t.Cleanup(func() { f.free(len(f.fds)) })
+	lowered := orig
+	lowered.Cur = emfileLimit
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
+		t.Fatal(err)
+	}
+	f := &filledFDs{orig: orig}
+	t.Cleanup(f.release)
 	for {
 		fd, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 		if errors.Is(err, syscall.EMFILE) {
@@ -221,6 +221,16 @@ func countSockets(t testing.TB) int {
 		}
 	}
 	return n
+}
+
+// release ends the shortage: it raises the open-file limit back first, in
+// one system call, so that no goroutine sees the table half freed (the
+// proxy could accept with the first descriptor closed and find none to
+// dial its upstream with, or the upstream none to accept with), then
+// closes the descriptors.
+func (f *filledFDs) release() {
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &f.orig) //nolint:errcheck // raising back to the limit the process had
+	f.free(len(f.fds))
 }
 
 // free closes n of the descriptors.

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,6 +43,12 @@ func rawUpstream(t testing.TB, handle func(net.Conn)) string {
 		defer wg.Done()
 		for {
 			nc, err := ln.Accept()
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// As a real server does, and as TestEMFILEChild needs of
+				// the upstream that shares the proxy's descriptor table.
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
 			if err != nil {
 				return
 			}
