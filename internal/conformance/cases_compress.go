@@ -270,13 +270,8 @@ func compressedEchoes(kind payloadKind, n, frames int) func(*Session) error {
 }
 
 // sendCompressedEcho sends p compressed, in parts frames (one if 0), and
-// expects it back. Without an agreement (the server declined a valid
-// offer it could refuse) it sends p uncompressed.
+// expects it back.
 func (s *Session) sendCompressedEcho(op Opcode, p []byte, parts int) error {
-	if s.pmd == nil {
-		s.Send(Frame{Fin: true, Opcode: op, Payload: p})
-		return s.ExpectMessage(op, p)
-	}
 	data := s.compress(p)
 	parts = max(1, min(parts, len(data)))
 	var fs []Frame
@@ -293,12 +288,7 @@ func (s *Session) sendCompressedEcho(op Opcode, p []byte, parts int) error {
 }
 
 // compress is p compressed as the harness agreed to (its window and
-// context takeover), to send as the payload of a message with RSV1.
-func (s *Session) compress(p []byte) []byte {
-	if s.pmd == nil {
-		// A plain compressor for a case that sends compressed data
-		// whatever was agreed.
-		return newDeflater(pmdMaxWindowBits, false).compress(nil, p)
-	}
-	return s.pmd.out.compress(nil, p)
-}
+// context takeover), to send as the payload of a message with RSV1. The
+// cases that call it offer valid parameters, so a session exists only
+// with an agreement: dial fails when a target that compresses declines.
+func (s *Session) compress(p []byte) []byte { return s.pmd.out.compress(nil, p) }

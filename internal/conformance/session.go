@@ -38,7 +38,7 @@ type Session struct {
 	deadline time.Time
 
 	// pmd is the permessage-deflate agreement, nil if none: what the
-	// harness sends may then be compressed (SendCompressed), and what the
+	// harness sends may then be compressed (Session.compress), and what the
 	// server sends is inflated.
 	pmd *pmd
 
